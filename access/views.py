@@ -1,0 +1,78 @@
+"""Login, logout and personal API tokens."""
+
+from django.contrib import messages
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_not_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.decorators import method_decorator
+from django.views.decorators.http import require_http_methods, require_POST
+
+from access.forms import ApiTokenCreateForm
+from access.policies import api_tokens_for, get_api_token_for
+from access.services import (
+    api_token_create,
+    api_token_revoke,
+    login_failure_record,
+    login_is_throttled,
+    login_success_record,
+    logout_record,
+)
+from config.http import client_ip
+
+COOL_OFF_MESSAGE = "Too many failed attempts for this account from your address. Try again later."
+
+
+@method_decorator(login_not_required, name="dispatch")
+class LoginView(auth_views.LoginView):
+    template_name = "registration/login.html"
+    redirect_authenticated_user = True
+
+    def post(self, request, *args, **kwargs):
+        username = request.POST.get("username", "")
+        if login_is_throttled(username=username, ip_address=client_ip(request)):
+            form = self.get_form()
+            form.errors.clear()
+            form.add_error(None, COOL_OFF_MESSAGE)
+            return self.render_to_response(self.get_context_data(form=form), status=429)
+        return super().post(request, *args, **kwargs)
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        login_success_record(user=form.get_user(), ip_address=client_ip(self.request))
+        return response
+
+    def form_invalid(self, form):
+        username = self.request.POST.get("username", "")
+        locked = login_failure_record(username=username, ip_address=client_ip(self.request))
+        if locked:
+            form.add_error(None, COOL_OFF_MESSAGE)
+        return super().form_invalid(form)
+
+
+class LogoutView(auth_views.LogoutView):
+    def post(self, request, *args, **kwargs):
+        if request.user.is_authenticated:
+            logout_record(user=request.user, ip_address=client_ip(request))
+        return super().post(request, *args, **kwargs)
+
+
+@require_http_methods(["GET", "POST"])
+def token_list(request: HttpRequest) -> HttpResponse:
+    form = ApiTokenCreateForm(request.POST or None)
+    new_token = None
+    if request.method == "POST" and form.is_valid():
+        _, new_token = api_token_create(user=request.user, name=form.cleaned_data["name"])
+        messages.success(request, "Token created. Copy it now: it will not be shown again.")
+    tokens = api_tokens_for(request.user)
+    return render(
+        request, "access/tokens.html", {"form": form, "tokens": tokens, "new_token": new_token}
+    )
+
+
+@require_POST
+def token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+    token = get_api_token_for(request.user, pk)
+    api_token_revoke(token=token, actor=request.user)
+    messages.success(request, f"Token “{token.name}” revoked.")
+    return redirect("token-list")

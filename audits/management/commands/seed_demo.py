@@ -1,0 +1,15 @@
+"""Seed the demo: one user per role, then each app's demo data. Safe to run again."""
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+from access.services import demo_users_ensure, roles_bootstrap
+
+
+class Command(BaseCommand):
+    help = "Create demo users (one per role) and demo data. Idempotent: keeps existing data."
+
+    def handle(self, *args, **options):
+        roles_bootstrap()
+        users = demo_users_ensure(password=settings.CHARTER_DEMO_PASSWORD)
+        self.stdout.write(f"demo users ready: {', '.join(users)}")

@@ -1,0 +1,17 @@
+"""What each role sees first on the home page. Apps add panels by extending this module."""
+
+from typing import Any
+
+from access.policies import can_view_ledger
+from access.roles import role_names
+from ledger.models import Event
+
+
+def home_panels(user) -> list[dict[str, Any]]:
+    """Build the home page's panels for `user` (a few queries, whatever the data size)."""
+    panels: list[dict[str, Any]] = []
+    if can_view_ledger(user):
+        recent = list(Event.objects.order_by("-seq")[:8])
+        panels.append({"kind": "ledger", "title": "Recent governance events", "events": recent})
+    panels.append({"kind": "roles", "title": "Your roles", "roles": role_names(user)})
+    return panels
