@@ -75,4 +75,4 @@ def token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
     token = get_api_token_for(request.user, pk)
     api_token_revoke(token=token, actor=request.user)
     messages.success(request, f"Token “{token.name}” revoked.")
-    return redirect("token-list")
+    return redirect("access:token-list")

@@ -7,6 +7,10 @@ from config import views
 
 api_v1 = [
     path("", include("ledger.api.urls")),
+    path("", include("catalog.api.urls")),
+    path("", include("access.api.urls")),
+    path("", include("lineage.api.urls")),
+    path("", include("audits.api.urls")),
 ]
 
 urlpatterns = [
@@ -14,8 +18,11 @@ urlpatterns = [
     path("health", views.health, name="health"),
     path("login/", access_views.LoginView.as_view(), name="login"),
     path("logout/", access_views.LogoutView.as_view(), name="logout"),
-    path("", include("access.urls")),
     path("", include("ledger.urls")),
+    path("", include("catalog.urls")),
+    path("", include("access.urls")),
+    path("", include("lineage.urls")),
+    path("", include("audits.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
