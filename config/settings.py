@@ -218,6 +218,10 @@ CHARTER_LOGIN_COOLOFF_SECONDS = env_int("CHARTER_LOGIN_COOLOFF_SECONDS", default
 CHARTER_MASKING_KEY = env_secret("CHARTER_MASKING_KEY") or SECRET_KEY
 CHARTER_FIELD_ENCRYPTION_KEY = env_secret("CHARTER_FIELD_ENCRYPTION_KEY") or SECRET_KEY
 CHARTER_SOURCE_STATEMENT_TIMEOUT_MS = env_int("CHARTER_SOURCE_STATEMENT_TIMEOUT_MS", default=30000)
+# Where the hourly ledger anchor appends the chain head (copy it somewhere the app can't write).
+CHARTER_LEDGER_ANCHOR_PATH = Path(
+    os.environ.get("CHARTER_LEDGER_ANCHOR_PATH", VAR_DIR / "ledger-anchor.jsonl")
+)
 
 LOGGING = {
     "version": 1,

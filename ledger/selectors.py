@@ -1,6 +1,7 @@
 """Reads of the governance log."""
 
 from collections.abc import Iterator
+
 from django.db.models import QuerySet
 
 from ledger.models import Event

@@ -1,13 +1,16 @@
 """Write and verify the governance log. Services of every app call `ledger_record`."""
 
+import os
 from dataclasses import dataclass
 from datetime import UTC
+from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.db import connection, models, transaction
 from django.utils import timezone
 
-from ledger.hashing import GENESIS_HASH, event_hash, json_safe
+from ledger.hashing import GENESIS_HASH, canonical_json, event_hash, json_safe
 from ledger.models import Event
 
 # Any constant works; it only has to be the same for every writer.
@@ -115,3 +118,34 @@ def ledger_head() -> dict[str, Any]:
     if head is None:
         return {"seq": 0, "hash": GENESIS_HASH, "created_at": None}
     return {**head, "created_at": head["created_at"].isoformat()}
+
+
+ANCHORED = "ledger.anchored"
+
+
+def ledger_anchor_head(*, path: Path | None = None) -> dict[str, Any]:
+    """Append the chain head (seq, hash, time) as a JSON line to an anchor file, then log it.
+
+    An anchor kept outside the database lets an auditor prove that events up to that head
+    existed at that time: rewriting the chain would change the hash the file holds. Nothing
+    is written when the ledger is empty or nothing happened since the last anchor, so an idle
+    portal does not fill its own log with anchors.
+    """
+    path = Path(path or settings.CHARTER_LEDGER_ANCHOR_PATH)
+    with transaction.atomic():
+        _lock_chain_head()  # the anchored head stays the head until our event follows it
+        head = ledger_head()
+        if head["seq"] == 0:
+            return {"anchored": False, "reason": "the ledger is empty", **head}
+        last = Event.objects.filter(seq=head["seq"]).values_list("action", flat=True).first()
+        if last == ANCHORED:
+            return {"anchored": False, "reason": "nothing new since the last anchor", **head}
+        line = {**head, "anchored_at": timezone.now().astimezone(UTC).isoformat()}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a", encoding="utf-8") as anchor_file:
+            anchor_file.write(canonical_json(line) + "\n")
+            anchor_file.flush()
+            os.fsync(anchor_file.fileno())
+        data = {"seq": head["seq"], "hash": head["hash"], "file": str(path)}
+        event = ledger_record(actor=None, action=ANCHORED, data=data)
+    return {"anchored": True, "event_seq": event.seq, **head}

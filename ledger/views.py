@@ -28,7 +28,12 @@ def event_list_view(request: HttpRequest) -> HttpResponse:
     page = Paginator(event_filter.qs, 50).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
-    context = {"filter": event_filter, "page": page, "query": query.urlencode(), "head": ledger_head()}
+    context = {
+        "filter": event_filter,
+        "page": page,
+        "query": query.urlencode(),
+        "head": ledger_head(),
+    }
     return render(request, "ledger/event_list.html", context)
 
 

@@ -5,4 +5,7 @@ from ledger.api.views import EventViewSet, LedgerVerifyApi
 
 router = SimpleRouter()
 router.register("ledger/events", EventViewSet, basename="ledger-event")
-urlpatterns = [path("ledger/verify/", LedgerVerifyApi.as_view(), name="ledger-verify"), *router.urls]
+urlpatterns = [
+    path("ledger/verify/", LedgerVerifyApi.as_view(), name="ledger-verify"),
+    *router.urls,
+]
