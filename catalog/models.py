@@ -150,33 +150,57 @@ class Dataset(models.Model):
     title = models.CharField(max_length=200, blank=True)
     description = models.TextField(blank=True, help_text="Markdown; rendered sanitised.")
     owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="owned_datasets"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="owned_datasets",
     )
-    stewards = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="stewarded_datasets")
-    domain = models.ForeignKey(Domain, null=True, blank=True, on_delete=models.SET_NULL, related_name="datasets")
+    stewards = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="stewarded_datasets"
+    )
+    domain = models.ForeignKey(
+        Domain, null=True, blank=True, on_delete=models.SET_NULL, related_name="datasets"
+    )
     tags = models.ManyToManyField(Tag, blank=True, related_name="datasets")
     glossary_terms = models.ManyToManyField(GlossaryTerm, blank=True, related_name="datasets")
-    sensitivity = models.CharField(max_length=20, choices=Sensitivity.choices, default=Sensitivity.INTERNAL)
+    sensitivity = models.CharField(
+        max_length=20, choices=Sensitivity.choices, default=Sensitivity.INTERNAL
+    )
     source_kind = models.CharField(max_length=20, choices=SourceKind.choices)
-    location = models.CharField(max_length=1000, help_text="File path, or schema.table for a connection.")
+    location = models.CharField(
+        max_length=1000, help_text="File path, or schema.table for a connection."
+    )
     connection = models.ForeignKey(
         Connection, null=True, blank=True, on_delete=models.PROTECT, related_name="datasets"
     )
     file_format = models.CharField(max_length=20, blank=True, help_text="csv or parquet for files.")
     legal_basis = models.CharField(max_length=30, choices=LegalBasis.choices, blank=True)
     purpose = models.TextField(blank=True, help_text="Purpose of processing.")
-    retention_days = models.PositiveIntegerField(null=True, blank=True, validators=[MinValueValidator(1)])
+    retention_days = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1)]
+    )
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE)
     deprecation_reason = models.TextField(blank=True)
-    replaced_by = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    replaced_by = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     current_version = models.ForeignKey(
         "DatasetVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    profile_status = models.CharField(max_length=20, choices=ProfileStatus.choices, default=ProfileStatus.PENDING)
+    profile_status = models.CharField(
+        max_length=20, choices=ProfileStatus.choices, default=ProfileStatus.PENDING
+    )
     profile_error = models.TextField(blank=True)
-    profile_progress = models.PositiveSmallIntegerField(default=0, help_text="0–100 while profiling.")
+    profile_progress = models.PositiveSmallIntegerField(
+        default=0, help_text="0–100 while profiling."
+    )
     row_count = models.BigIntegerField(null=True, blank=True)
     size_bytes = models.BigIntegerField(null=True, blank=True)
+    profiled_at = models.DateTimeField(null=True, blank=True)
+    search_document = models.TextField(
+        blank=True, editable=False, help_text="Name, title, description, columns, tags and terms."
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -212,9 +236,16 @@ class Column(models.Model):
     pii_kind = models.CharField(max_length=20, choices=PiiKind.choices, blank=True)
     suggested_pii_kind = models.CharField(max_length=20, choices=PiiKind.choices, blank=True)
     pii_reviewed = models.BooleanField(default=False)
-    protected_attribute = models.CharField(max_length=30, choices=ProtectedAttribute.choices, blank=True)
+    protected_attribute = models.CharField(
+        max_length=30, choices=ProtectedAttribute.choices, blank=True
+    )
     masking = models.CharField(max_length=20, choices=MaskingRule.choices, blank=True)
-    profile = models.JSONField(default=dict, blank=True, help_text="Latest profile; no raw PII values.")
+    profile = models.JSONField(
+        default=dict, blank=True, help_text="Latest profile; no raw PII values."
+    )
+    pii_evidence = models.JSONField(
+        default=dict, blank=True, help_text="Why the PII kind was suggested; never raw values."
+    )
 
     class Meta:
         ordering = ["dataset", "position"]
@@ -233,12 +264,18 @@ class DatasetVersion(models.Model):
 
     dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="versions")
     number = models.PositiveIntegerField()
-    fingerprint = models.CharField(max_length=64, help_text="sha256 of the bytes, or of the table's shape.")
+    fingerprint = models.CharField(
+        max_length=64, help_text="sha256 of the bytes, or of the table's shape."
+    )
     row_count = models.BigIntegerField(null=True, blank=True)
     size_bytes = models.BigIntegerField(null=True, blank=True)
     schema = models.JSONField(default=list, help_text="[{name, type, nullable}] in column order.")
-    profile = models.JSONField(default=dict, blank=True, help_text="Per-column profile at this version.")
-    diff = models.JSONField(default=dict, blank=True, help_text="Changes against the previous version.")
+    profile = models.JSONField(
+        default=dict, blank=True, help_text="Per-column profile at this version."
+    )
+    diff = models.JSONField(
+        default=dict, blank=True, help_text="Changes against the previous version."
+    )
     reason = models.CharField(max_length=300, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -247,8 +284,68 @@ class DatasetVersion(models.Model):
 
     class Meta:
         ordering = ["dataset", "-number"]
-        constraints = [models.UniqueConstraint(fields=["dataset", "number"], name="uniq_version_number")]
+        constraints = [
+            models.UniqueConstraint(fields=["dataset", "number"], name="uniq_version_number")
+        ]
         indexes = [models.Index(fields=["dataset", "fingerprint"])]
 
     def __str__(self) -> str:
         return f"{self.dataset.name} v{self.number}"
+
+
+class IssueReport(models.Model):
+    """A problem someone who can see a dataset reports on it: quality, bias or security."""
+
+    class Kind(models.TextChoices):
+        QUALITY = "quality", "Data quality"
+        BIAS = "bias", "Suspected bias"
+        SECURITY = "security", "Security or privacy concern"
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        INVESTIGATING = "investigating", "Investigating"
+        RESOLVED = "resolved", "Resolved"
+        WONT_FIX = "wont_fix", "Won't fix"
+
+    OPEN_STATUSES = (Status.OPEN, Status.INVESTIGATING)
+
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="issue_reports")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    title = models.CharField(max_length=200)
+    body = models.TextField(blank=True, help_text="Markdown; rendered sanitised.")
+    column_name = models.CharField(max_length=200, blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.OPEN)
+    reporter = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="issue_reports"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["dataset", "status"])]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.title}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("catalog:issue-detail", kwargs={"name": self.dataset.name, "pk": self.pk})
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in self.OPEN_STATUSES
+
+
+class IssueComment(models.Model):
+    report = models.ForeignKey(IssueReport, on_delete=models.CASCADE, related_name="comments")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    body = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at"]
+
+    def __str__(self) -> str:
+        return f"comment on #{self.report_id}"
