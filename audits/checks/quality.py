@@ -1,0 +1,447 @@
+"""Quality checks over pandas chunks: one accumulator per check, combined across chunks.
+
+Each accumulator sees every chunk once (`update`) and then builds its result (`finish`), so
+all checks of a run share one pass over a file and memory stays bounded by the chunk size
+(uniqueness keeps one count per distinct value; drift keeps a fixed-size sample).
+Semantics follow SPEC §1 (GX's): nulls are never "unexpected" in value checks.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from audits.checks.results import (
+    PARTIAL_LIMIT,
+    Masker,
+    error_result,
+    make_result,
+    not_applicable_result,
+)
+from audits.checks.specs import parse_age
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+
+@dataclass
+class CheckContext:
+    """What checks need besides the rows: time, the schemas, masks for PII columns, baselines."""
+
+    now: dt.datetime
+    columns: list[dict[str, Any]] = field(default_factory=list)
+    reference_schema: list[dict[str, Any]] | None = None
+    masks: dict[str, Masker] = field(default_factory=dict)
+    references: dict[int, dict[str, Any]] = field(default_factory=dict)
+
+
+class Accumulator:
+    """Base: the columns a check reads, `update` per chunk, `finish` into one result."""
+
+    def __init__(self, spec: dict[str, Any], ctx: CheckContext, index: int = 0) -> None:
+        self.spec = spec
+        self.ctx = ctx
+        self.index = index
+
+    @property
+    def columns(self) -> list[str]:
+        column = self.spec.get("column")
+        return [column] if column else []
+
+    def update(self, chunk: pd.DataFrame) -> None:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def finish(self) -> dict[str, Any]:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    @property
+    def mask(self) -> Masker | None:
+        return self.ctx.masks.get(self.spec.get("column") or "")
+
+
+class MapAccumulator(Accumulator):
+    """A per-value check: counts rows, nulls and unexpected non-null values, keeps examples."""
+
+    def __init__(self, spec: dict[str, Any], ctx: CheckContext, index: int = 0) -> None:
+        super().__init__(spec, ctx, index)
+        self.total = 0
+        self.nulls = 0
+        self.unexpected = 0
+        self.examples: list[Any] = []
+        self.example_counts: dict[Any, int] = {}
+
+    def unexpected_mask(self, values: pd.Series) -> pd.Series:  # pragma: no cover
+        raise NotImplementedError
+
+    def update(self, chunk: pd.DataFrame) -> None:
+        series = chunk[self.spec["column"]]
+        self.total += len(series)
+        present = series.notna()
+        self.nulls += int((~present).sum())
+        values = series[present]
+        if values.empty:
+            return
+        bad = values[self.unexpected_mask(values).to_numpy(dtype=bool)]
+        self.unexpected += len(bad)
+        self._keep_examples(bad)
+
+    def _keep_examples(self, bad: pd.Series) -> None:
+        if bad.empty:
+            return
+        room = PARTIAL_LIMIT - len(self.examples)
+        if room > 0:
+            for value in bad.iloc[:room].tolist():
+                self.examples.append(value)
+                self.example_counts.setdefault(value, 0)
+        if self.example_counts:
+            counts = bad.value_counts()
+            for value in self.example_counts:
+                self.example_counts[value] += int(counts.get(value, 0))
+
+    def success(self) -> bool:
+        non_null = self.total - self.nulls
+        if non_null == 0:
+            return True
+        return (non_null - self.unexpected) / non_null >= self.spec.get("mostly", 1.0)
+
+    def details(self) -> dict[str, Any]:
+        return {"mostly": self.spec.get("mostly", 1.0)}
+
+    def finish(self) -> dict[str, Any]:
+        return make_result(
+            spec=self.spec,
+            success=self.success(),
+            element_count=self.total,
+            missing_count=self.nulls,
+            unexpected_count=self.unexpected,
+            partial=self.examples,
+            partial_counts=self.example_counts,
+            mask=self.mask,
+            details=self.details(),
+        )
+
+
+class NotNullCheck(MapAccumulator):
+    """Completeness: the nulls are the unexpected rows; `mostly` applies to non_null / all."""
+
+    def update(self, chunk: pd.DataFrame) -> None:
+        series = chunk[self.spec["column"]]
+        self.total += len(series)
+        self.nulls += int(series.isna().sum())
+
+    def success(self) -> bool:
+        if self.total == 0:
+            return True
+        return (self.total - self.nulls) / self.total >= self.spec.get("mostly", 1.0)
+
+    def finish(self) -> dict[str, Any]:
+        result = make_result(
+            spec=self.spec,
+            success=self.success(),
+            element_count=self.total,
+            missing_count=self.nulls,
+            unexpected_count=self.nulls,
+            partial=[None] * min(self.nulls, PARTIAL_LIMIT),
+            details={
+                "mostly": self.spec.get("mostly", 1.0),
+                "rule": "non_null / all rows >= mostly",
+            },
+        )
+        # For not-null every row is in scope, so both percentages are over all rows (GX does this).
+        result["unexpected_percent"] = result["unexpected_percent_total"]
+        result["partial_unexpected_counts"] = (
+            [{"value": None, "count": self.nulls}] if self.nulls else []
+        )
+        return result
+
+
+def _bound_cast(value: Any):
+    import pandas as pd
+
+    if isinstance(value, str):
+        stamp = pd.Timestamp(value)
+        return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    return value
+
+
+class RangeCheck(MapAccumulator):
+    """min_value <= x <= max_value (strict bounds optional, either bound may be absent)."""
+
+    def unexpected_mask(self, values: pd.Series) -> pd.Series:
+        import pandas as pd
+
+        lo, hi = self.spec.get("min_value"), self.spec.get("max_value")
+        dated = isinstance(lo, str) or isinstance(hi, str)
+        if dated:
+            numbers = pd.to_datetime(values, errors="coerce", utc=True)
+        else:
+            numbers = pd.to_numeric(values, errors="coerce")
+        bad = numbers.isna()  # a value that is not a number (or date) cannot be in range
+        if lo is not None:
+            lo = _bound_cast(lo)
+            bad |= (numbers <= lo) if self.spec.get("strict_min") else (numbers < lo)
+        if hi is not None:
+            hi = _bound_cast(hi)
+            bad |= (numbers >= hi) if self.spec.get("strict_max") else (numbers > hi)
+        return bad.fillna(True)
+
+    def update(self, chunk: pd.DataFrame) -> None:
+        super().update(chunk)
+        import pandas as pd
+
+        series = chunk[self.spec["column"]].dropna()
+        numbers = pd.to_numeric(series, errors="coerce").dropna()
+        if not numbers.empty:
+            lo, hi = numbers.min(), numbers.max()
+            self.observed_min = (
+                lo if getattr(self, "observed_min", None) is None else min(self.observed_min, lo)
+            )
+            self.observed_max = (
+                hi if getattr(self, "observed_max", None) is None else max(self.observed_max, hi)
+            )
+
+    def details(self) -> dict[str, Any]:
+        from audits.checks.results import json_value
+
+        keys = ("min_value", "max_value", "strict_min", "strict_max", "mostly")
+        data = {k: self.spec.get(k) for k in keys}
+        if self.mask is None:
+            data["observed_min"] = json_value(getattr(self, "observed_min", None))
+            data["observed_max"] = json_value(getattr(self, "observed_max", None))
+        return data
+
+
+class AllowedValuesCheck(MapAccumulator):
+    """Every non-null value is in `value_set`."""
+
+    def unexpected_mask(self, values: pd.Series) -> pd.Series:
+        return ~values.isin(self.spec["value_set"])
+
+    def details(self) -> dict[str, Any]:
+        return {"value_set": self.spec["value_set"], "mostly": self.spec.get("mostly", 1.0)}
+
+
+class RegexCheck(MapAccumulator):
+    """Values match `regex` in `mode`: fullmatch (default), match (at the start) or search."""
+
+    def unexpected_mask(self, values: pd.Series) -> pd.Series:
+        text = values.astype(str)
+        pattern = re.compile(str(self.spec["regex"]))
+        mode = self.spec.get("mode", "fullmatch")
+        if mode == "fullmatch":
+            ok = text.str.fullmatch(pattern)
+        elif mode == "match":
+            ok = text.str.match(pattern)
+        else:
+            ok = text.str.contains(pattern, regex=True)
+        return ~ok.fillna(False).astype(bool)
+
+    def details(self) -> dict[str, Any]:
+        return {
+            "regex": self.spec["regex"],
+            "mode": self.spec.get("mode", "fullmatch"),
+            "mostly": self.spec.get("mostly", 1.0),
+        }
+
+
+class UniqueCheck(Accumulator):
+    """Uniqueness: duplicate_rows (every row of a duplicated group, GX's unexpected) and
+    duplicate_values (distinct values seen more than once, Soda's)."""
+
+    def __init__(self, spec: dict[str, Any], ctx: CheckContext, index: int = 0) -> None:
+        super().__init__(spec, ctx, index)
+        self.total = 0
+        self.nulls = 0
+        self.counts = None
+
+    def update(self, chunk: pd.DataFrame) -> None:
+        series = chunk[self.spec["column"]]
+        self.total += len(series)
+        self.nulls += int(series.isna().sum())
+        counts = series.dropna().value_counts(sort=False)
+        self.counts = counts if self.counts is None else self.counts.add(counts, fill_value=0)
+
+    def finish(self) -> dict[str, Any]:
+        duplicated = self.counts[self.counts > 1] if self.counts is not None else None
+        dup_rows = int(duplicated.sum()) if duplicated is not None else 0
+        dup_values = int(len(duplicated)) if duplicated is not None else 0
+        if duplicated is not None:  # most duplicated first, then by value: independent of chunking
+            order = sorted(duplicated.items(), key=lambda kv: (-kv[1], str(kv[0])))
+            duplicated = dict(order[:PARTIAL_LIMIT])
+        non_null = self.total - self.nulls
+        mostly = self.spec.get("mostly", 1.0)
+        success = non_null == 0 or (non_null - dup_rows) / non_null >= mostly
+        top = duplicated or {}
+        examples = [v for v, n in top.items() for _ in range(int(n))][:PARTIAL_LIMIT]
+        return make_result(
+            spec=self.spec,
+            success=success,
+            observed_value=dup_values,
+            element_count=self.total,
+            missing_count=self.nulls,
+            unexpected_count=dup_rows,
+            partial=examples,
+            partial_counts={v: int(n) for v, n in top.items()},
+            mask=self.mask,
+            details={"duplicate_rows": dup_rows, "duplicate_values": dup_values, "mostly": mostly},
+        )
+
+
+class RowCountCheck(Accumulator):
+    """min_value <= number of rows <= max_value."""
+
+    columns: list[str] = []
+
+    def __init__(self, spec: dict[str, Any], ctx: CheckContext, index: int = 0) -> None:
+        super().__init__(spec, ctx, index)
+        self.total = 0
+
+    def update(self, chunk: pd.DataFrame) -> None:
+        self.total += len(chunk)
+
+    def finish(self) -> dict[str, Any]:
+        return row_count_result(self.spec, self.total)
+
+
+def row_count_result(spec: dict[str, Any], rows: int) -> dict[str, Any]:
+    lo, hi = spec.get("min_value"), spec.get("max_value")
+    success = (lo is None or rows >= lo) and (hi is None or rows <= hi)
+    return make_result(
+        spec=spec,
+        success=success,
+        observed_value=rows,
+        element_count=rows,
+        details={"min_value": lo, "max_value": hi},
+    )
+
+
+class FreshnessCheck(Accumulator):
+    """now - max(column) <= max_age, in UTC (naive timestamps are taken as UTC)."""
+
+    def __init__(self, spec: dict[str, Any], ctx: CheckContext, index: int = 0) -> None:
+        super().__init__(spec, ctx, index)
+        self.latest = None
+        self.total = 0
+        self.nulls = 0
+
+    def update(self, chunk: pd.DataFrame) -> None:
+        import pandas as pd
+
+        series = chunk[self.spec["column"]]
+        self.total += len(series)
+        stamps = pd.to_datetime(series, errors="coerce", utc=True)
+        self.nulls += int(stamps.isna().sum())
+        if stamps.notna().any():
+            top = stamps.max()
+            self.latest = top if self.latest is None or top > self.latest else self.latest
+
+    def finish(self) -> dict[str, Any]:
+        return freshness_result(self.spec, self.ctx.now, self.latest, self.total, self.nulls)
+
+
+def freshness_result(
+    spec: dict[str, Any], now: dt.datetime, latest: Any, total: int, nulls: int
+) -> dict[str, Any]:
+    max_age = parse_age(spec["max_age"])
+    if latest is None:
+        result = make_result(
+            spec=spec,
+            success=False,
+            element_count=total,
+            missing_count=nulls,
+            details={"max_age": spec["max_age"], "reason": "no timestamps"},
+        )
+        result["exception_info"] = None
+        return result
+    if getattr(latest, "tzinfo", None) is None:
+        latest = latest.replace(tzinfo=dt.UTC)
+    age = (now - latest).total_seconds()
+    return make_result(
+        spec=spec,
+        success=age <= max_age,
+        observed_value=age,
+        element_count=total,
+        missing_count=nulls,
+        details={
+            "max_age": spec["max_age"],
+            "max_age_seconds": max_age,
+            "age_seconds": age,
+            "latest": latest.isoformat(),
+            "now": now.isoformat(),
+            "rule": "now - max(column) <= max_age (UTC)",
+        },
+    )
+
+
+def schema_drift_result(spec: dict[str, Any], ctx: CheckContext) -> dict[str, Any]:
+    """Compare the source's columns with the current version's schema; each kind acts per spec."""
+    if not ctx.reference_schema:
+        return not_applicable_result(spec, "the dataset has no current version schema to compare")
+    ref = {c["name"]: str(c.get("type", "")) for c in ctx.reference_schema}
+    now = {c["name"]: str(c.get("type", "")) for c in ctx.columns}
+    ref_order = [c["name"] for c in ctx.reference_schema]
+    now_order = [c["name"] for c in ctx.columns]
+    common = [n for n in now_order if n in ref]
+    found = {
+        "added": [n for n in now_order if n not in ref],
+        "removed": [n for n in ref_order if n not in now],
+        "retyped": [
+            {"column": n, "was": ref[n], "now": now[n]} for n in common if ref[n] != now[n]
+        ],
+        "reordered": common if common != [n for n in ref_order if n in now] else [],
+    }
+    acted = [k for k, v in found.items() if v and spec.get(k) != "ignore"]
+    status = "pass"
+    if any(spec.get(k) == "fail" for k in acted):
+        status = "fail"
+    elif acted:
+        status = "warn"
+    result = make_result(
+        spec=spec,
+        success=status == "pass",
+        status=status,
+        observed_value={k: len(v) for k, v in found.items()},
+        details={**found, "actions": {k: spec.get(k) for k in found}},
+    )
+    result["unexpected_count"] = sum(len(found[k]) for k in acted)
+    return result
+
+
+class SchemaDriftCheck(Accumulator):
+    columns: list[str] = []
+
+    def update(self, chunk: pd.DataFrame) -> None:
+        return None
+
+    def finish(self) -> dict[str, Any]:
+        return schema_drift_result(self.spec, self.ctx)
+
+
+def column_missing_result(
+    spec: dict[str, Any], missing: list[str], available: list[str]
+) -> dict[str, Any]:
+    shown = ", ".join(available[:30])
+    return not_applicable_result(
+        spec, f"no column {', '.join(repr(m) for m in missing)} in this dataset (columns: {shown})"
+    )
+
+
+__all__ = [
+    "Accumulator",
+    "AllowedValuesCheck",
+    "CheckContext",
+    "FreshnessCheck",
+    "MapAccumulator",
+    "NotNullCheck",
+    "RangeCheck",
+    "RegexCheck",
+    "RowCountCheck",
+    "SchemaDriftCheck",
+    "UniqueCheck",
+    "column_missing_result",
+    "error_result",
+    "row_count_result",
+    "schema_drift_result",
+]
