@@ -19,7 +19,7 @@ from django.shortcuts import get_object_or_404
 from guardian.shortcuts import get_objects_for_user
 
 from access.models import ApiToken
-from access.roles import ADMIN, COMPLIANCE, STEWARD, has_role
+from access.roles import ADMIN, COMPLIANCE, ENGINEER, STEWARD, has_role
 from catalog.models import Dataset, Sensitivity
 
 AnyUser = AbstractBaseUser | AnonymousUser
@@ -95,3 +95,23 @@ def api_tokens_for(user: AnyUser) -> QuerySet[ApiToken]:
 
 def get_api_token_for(user: AnyUser, pk: int) -> ApiToken:
     return get_object_or_404(api_tokens_for(user), pk=pk)
+
+
+# --- lineage ----------------------------------------------------------------------------------
+# Jobs, runs and model versions are metadata every signed-in user may see; a dataset node of the
+# graph is shown only where `datasets_for(user, "view")` allows (else a redacted placeholder).
+
+
+def can_post_lineage(user: AnyUser) -> bool:
+    """Pipelines post OpenLineage events with a token of a user holding any Charter role."""
+    return user.is_authenticated and has_role(user, STEWARD, ENGINEER, ADMIN)
+
+
+def can_register_model_version(user: AnyUser) -> bool:
+    """ML engineers, stewards and admins register models and model versions."""
+    return user.is_authenticated and has_role(user, STEWARD, ENGINEER, ADMIN)
+
+
+def can_view_lineage_events(user: AnyUser) -> bool:
+    """Raw OpenLineage events (and what processing skipped) are for stewards and admins."""
+    return has_role(user, STEWARD, ADMIN)

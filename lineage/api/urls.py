@@ -1,1 +1,29 @@
-urlpatterns: list = []
+from django.urls import path
+
+from lineage.api import views
+
+# No trailing slash on the ingestion path: the OpenLineage client posts to /api/v1/lineage, and a
+# POST must never be redirected (APPEND_SLASH only redirects paths that do not match).
+urlpatterns = [
+    path("lineage", views.LineageApi.as_view(), name="lineage-api"),
+    path("lineage/impact", views.ImpactApi.as_view(), name="lineage-impact-api"),
+    path("lineage/columns", views.ColumnLineageApi.as_view(), name="lineage-columns-api"),
+    path("lineage/runs/", views.RunListApi.as_view(), name="lineage-runs-api"),
+    path("lineage/clearance", views.ClearanceApi.as_view(), name="lineage-clearance-api"),
+    path("models/", views.ModelListApi.as_view(), name="model-list-api"),
+    path(
+        "models/<str:name>/versions/",
+        views.ModelVersionListApi.as_view(),
+        name="model-version-list-api",
+    ),
+    path(
+        "models/<str:name>/versions/<str:version>/",
+        views.ModelVersionDetailApi.as_view(),
+        name="model-version-detail-api",
+    ),
+    path(
+        "models/<str:name>/versions/<str:version>/training-data",
+        views.TrainingDataApi.as_view(),
+        name="model-training-data-api",
+    ),
+]

@@ -1,0 +1,24 @@
+"""Celery tasks: thin wrappers that load ids and call lineage services."""
+
+import logging
+import urllib.error
+from typing import Any
+
+from celery import shared_task
+
+from lineage.services import lineage_event_process, openlineage_send
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task
+def lineage_ingest_task(event_id: int) -> None:
+    """Apply one stored OpenLineage event to the graph (idempotent: the service claims it)."""
+    lineage_event_process(event_id=event_id)
+
+
+@shared_task(autoretry_for=(urllib.error.URLError, OSError), retry_backoff=True, max_retries=5)
+def openlineage_send_task(event: dict[str, Any]) -> None:
+    """Deliver one of Charter's own OpenLineage events to the configured endpoint."""
+    status = openlineage_send(event=event)
+    logger.info("openlineage event sent: HTTP %s", status)

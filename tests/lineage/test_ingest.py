@@ -1,0 +1,395 @@
+"""OpenLineage ingestion at POST /api/v1/lineage: spec events, duplicates, errors, gzip."""
+
+import gzip
+import json
+
+import pytest
+
+from catalog.models import Column, Dataset, Sensitivity
+from ledger.models import Event
+from lineage.models import (
+    ColumnLineageEdge,
+    DatasetRef,
+    ExternalQualityResult,
+    Job,
+    LineageEdge,
+    LineageEvent,
+    Run,
+)
+from tests.lineage.conftest import SCHEMA, make_dataset, post, run_event
+
+pytestmark = pytest.mark.django_db
+
+
+def test_run_event_from_spec_example_builds_job_run_and_edges(
+    pipeline, django_capture_on_commit_callbacks
+):
+    event = run_event(event_type="START", inputs=["/data/orders.csv"], outputs=["/data/daily.csv"])
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post(pipeline, event)
+    assert response.status_code == 201, response.content
+    job = Job.objects.get(name="etl.orders")
+    run = Run.objects.get(job=job)
+    assert run.state == "START" and run.started_at is not None
+    assert LineageEdge.objects.filter(kind="read", dst_kind="job", dst_id=job.pk).count() == 1
+    assert LineageEdge.objects.filter(kind="wrote", src_kind="job", src_id=job.pk).count() == 1
+    discovered = Dataset.objects.get(location="file//data/orders.csv")
+    assert discovered.status == "discovered" and discovered.source_kind == "external"
+    assert Event.objects.filter(action="dataset.discovered", target_id=str(discovered.pk)).exists()
+    assert DatasetRef.objects.filter(namespace="file", name="/data/orders.csv").exists()
+
+
+def test_duplicate_delivery_changes_nothing(pipeline, django_capture_on_commit_callbacks):
+    event = run_event(inputs=["/data/a.csv"], outputs=["/data/b.csv"])
+    with django_capture_on_commit_callbacks(execute=True):
+        first = post(pipeline, event)
+    counts = (
+        LineageEvent.objects.count(),
+        LineageEdge.objects.count(),
+        Event.objects.count(),
+        Dataset.objects.count(),
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        second = post(pipeline, event)
+    assert first.status_code == 201 and second.status_code == 200
+    assert second.json()["duplicate"] is True
+    assert (
+        LineageEvent.objects.count(),
+        LineageEdge.objects.count(),
+        Event.objects.count(),
+        Dataset.objects.count(),
+    ) == counts
+
+
+def test_run_state_follows_event_time_not_arrival_order(
+    pipeline, django_capture_on_commit_callbacks
+):
+    complete = run_event(run_id="3f5e83fa-3480-44ff-99c5-ff943904e5e8", time="2026-11-20T11:00:00Z")
+    start = run_event(
+        event_type="START",
+        run_id="3f5e83fa-3480-44ff-99c5-ff943904e5e8",
+        time="2026-11-20T10:00:00Z",
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        post(pipeline, complete)
+        post(pipeline, start)
+    run = Run.objects.get()
+    assert run.state == "COMPLETE"
+    assert run.started_at.hour == 10 and run.ended_at.hour == 11
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b"{not json", "not valid JSON"),
+        (b"[]", "JSON object"),
+        (
+            json.dumps({**run_event(), "schemaURL": "https://x/OpenLineage.json#/$defs/Nope"}),
+            "schemaURL",
+        ),
+        (json.dumps({k: v for k, v in run_event().items() if k != "run"}), "run is required"),
+        (json.dumps({**run_event(), "run": {"runId": "not-a-uuid"}}), "UUID"),
+        (json.dumps({**run_event(), "eventType": "DONE"}), "eventType"),
+        (json.dumps({**run_event(), "eventTime": "yesterday"}), "eventTime"),
+        (json.dumps({**run_event(), "inputs": [{"namespace": "file"}]}), "inputs[0].name"),
+        (
+            json.dumps({**run_event(), "job": {"namespace": "x", "name": "y", "facets": []}}),
+            "job.facets",
+        ),
+    ],
+)
+def test_malformed_event_is_400_with_reason_and_stores_nothing(pipeline, body, reason):
+    response = post(pipeline, body)
+    assert response.status_code == 400
+    assert reason in response.json()["detail"]
+    assert LineageEvent.objects.count() == 0 and Job.objects.count() == 0
+
+
+def test_gzip_body_is_accepted(pipeline, django_capture_on_commit_callbacks):
+    body = gzip.compress(json.dumps(run_event(outputs=["/data/z.csv"])).encode())
+    with django_capture_on_commit_callbacks(execute=True):
+        response = pipeline.post(
+            "/api/v1/lineage",
+            data=body,
+            content_type="application/json",
+            HTTP_CONTENT_ENCODING="gzip",
+        )
+    assert response.status_code == 201, response.content
+    assert Run.objects.count() == 1
+
+
+def test_gzip_bomb_is_refused(pipeline, settings):
+    settings.CHARTER_OPENLINEAGE_MAX_BYTES = 10_000
+    bomb = gzip.compress(b" " * 5_000_000)
+    response = pipeline.post(
+        "/api/v1/lineage", data=bomb, content_type="application/json", HTTP_CONTENT_ENCODING="gzip"
+    )
+    assert response.status_code == 400
+    assert "larger than 10000 bytes" in response.json()["detail"]
+    assert LineageEvent.objects.count() == 0
+
+
+def test_bad_gzip_is_400(pipeline):
+    response = pipeline.post(
+        "/api/v1/lineage",
+        data=b"nope",
+        content_type="application/json",
+        HTTP_CONTENT_ENCODING="gzip",
+    )
+    assert response.status_code == 400 and "gzip" in response.json()["detail"]
+
+
+def test_path_has_no_trailing_slash_and_post_is_not_redirected(pipeline):
+    response = post(pipeline, run_event())
+    assert response.status_code == 201
+    assert (
+        pipeline.post("/api/v1/lineage/", data="{}", content_type="application/json").status_code
+        == 404
+    )
+
+
+def test_anonymous_is_401_and_roleless_user_is_403(api_client, outsider):
+    assert post(api_client, run_event()).status_code in (401, 403)
+    api_client.force_authenticate(outsider)
+    assert post(api_client, run_event()).status_code == 403
+    assert LineageEvent.objects.count() == 0
+
+
+def test_dataset_and_job_events(pipeline, django_capture_on_commit_callbacks):
+    dataset_event = {
+        "eventTime": "2026-11-20T10:00:00Z",
+        "producer": "p",
+        "schemaURL": SCHEMA + "DatasetEvent",
+        "dataset": {
+            "namespace": "postgres://db:5432",
+            "name": "shop.public.customers",
+            "facets": {
+                "schema": {
+                    "_producer": "p",
+                    "_schemaURL": "s",
+                    "fields": [
+                        {"name": "id", "type": "integer"},
+                        {"name": "email", "type": "text"},
+                    ],
+                }
+            },
+        },
+    }
+    job_event = {
+        "eventTime": "2026-11-20T10:00:00Z",
+        "producer": "p",
+        "schemaURL": SCHEMA + "JobEvent",
+        "job": {"namespace": "dbt", "name": "customers_clean"},
+        "inputs": [{"namespace": "postgres://db:5432", "name": "shop.public.customers"}],
+        "outputs": [{"namespace": "postgres://db:5432", "name": "shop.public.customers_clean"}],
+    }
+    with django_capture_on_commit_callbacks(execute=True):
+        assert post(pipeline, dataset_event).status_code == 201
+        assert post(pipeline, job_event).status_code == 201
+    ds = Dataset.objects.get(location="postgres://db:5432/shop.public.customers")
+    assert list(ds.columns.values_list("name", "data_type")) == [
+        ("id", "integer"),
+        ("email", "text"),
+    ]
+    assert Run.objects.count() == 0
+    assert LineageEdge.objects.filter(kind="read").count() == 1
+
+
+def test_event_type_of_job_event_rejects_event_type(pipeline):
+    event = {
+        "eventTime": "2026-11-20T10:00:00Z",
+        "producer": "p",
+        "schemaURL": SCHEMA + "JobEvent",
+        "eventType": "START",
+        "job": {"namespace": "a", "name": "b"},
+    }
+    assert post(pipeline, event).status_code == 400
+
+
+def test_unknown_facets_are_kept(pipeline, django_capture_on_commit_callbacks):
+    event = run_event(
+        run_facets={"acme_cost": {"_producer": "acme", "_schemaURL": "x", "usd": 3.2}}
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        post(pipeline, event)
+    assert Run.objects.get().facets["acme_cost"]["usd"] == 3.2
+    assert LineageEvent.objects.get().payload["run"]["facets"]["acme_cost"]["usd"] == 3.2
+
+
+def test_column_lineage_and_quality_facets(pipeline, django_capture_on_commit_callbacks):
+    source = {
+        "namespace": "file",
+        "name": "/data/raw.csv",
+        "inputFacets": {
+            "dataQualityAssertions": {
+                "_producer": "gx",
+                "_schemaURL": "s",
+                "assertions": [
+                    {"assertion": "not_null", "success": True, "column": "id"},
+                    {"assertion": "is_unique", "success": False, "column": "id"},
+                ],
+            },
+            "dataQualityMetrics": {
+                "_producer": "gx",
+                "_schemaURL": "s",
+                "rowCount": 10,
+                "columnMetrics": {"id": {"nullCount": 0}},
+            },
+        },
+    }
+    target = {
+        "namespace": "file",
+        "name": "/data/clean.csv",
+        "facets": {
+            "columnLineage": {
+                "_producer": "p",
+                "_schemaURL": "s",
+                "fields": {
+                    "customer_id": {
+                        "inputFields": [
+                            {"namespace": "file", "name": "/data/raw.csv", "field": "id"}
+                        ]
+                    }
+                },
+            }
+        },
+    }
+    with django_capture_on_commit_callbacks(execute=True):
+        post(pipeline, run_event(inputs=[source], outputs=[target]))
+    raw = Dataset.objects.get(location="file//data/raw.csv")
+    clean = Dataset.objects.get(location="file//data/clean.csv")
+    edge = ColumnLineageEdge.objects.get()
+    assert (edge.src_dataset, edge.src_column, edge.dst_dataset, edge.dst_column) == (
+        raw,
+        "id",
+        clean,
+        "customer_id",
+    )
+    results = ExternalQualityResult.objects.filter(dataset=raw)
+    assert results.filter(kind="assertion").count() == 2
+    assert results.filter(kind="assertion", success=False).get().assertion == "is_unique"
+    assert results.get(kind="metrics").metrics["rowCount"] == 10
+
+
+def test_existing_dataset_is_matched_by_location(pipeline, django_capture_on_commit_callbacks):
+    ds = make_dataset("orders", location="/data/orders.csv")
+    with django_capture_on_commit_callbacks(execute=True):
+        post(pipeline, run_event(inputs=["/data/orders.csv"]))
+    assert DatasetRef.objects.get(name="/data/orders.csv").dataset == ds
+    assert Dataset.objects.count() == 1
+
+
+def test_invisible_dataset_is_neither_linked_nor_revealed(
+    pipeline, steward, django_capture_on_commit_callbacks
+):
+    secret = make_dataset("secret", sensitivity=Sensitivity.RESTRICTED, location="/data/secret.csv")
+    event = run_event(
+        inputs=[
+            {
+                "namespace": "file",
+                "name": "/data/secret.csv",
+                "facets": {
+                    "schema": {
+                        "_producer": "p",
+                        "_schemaURL": "s",
+                        "fields": [{"name": "ssn", "type": "text"}],
+                    }
+                },
+            }
+        ],
+        outputs=["/data/out.csv"],
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post(pipeline, event)
+    assert response.status_code == 201
+    assert "secret" not in response.content.decode()
+    assert not LineageEdge.objects.filter(src_kind="dataset", src_id=secret.pk).exists()
+    assert not Column.objects.filter(dataset=secret).exists()
+    assert not DatasetRef.objects.filter(dataset=secret).exists()
+    assert "not visible" in LineageEvent.objects.get().notes[0]
+
+
+def test_schema_facet_does_not_change_an_adopted_dataset_the_poster_does_not_own(
+    pipeline, django_capture_on_commit_callbacks
+):
+    ds = make_dataset("orders", location="/data/orders.csv")
+    Column.objects.create(dataset=ds, name="id", position=0, data_type="bigint")
+    event = run_event(
+        outputs=[
+            {
+                "namespace": "file",
+                "name": "/data/orders.csv",
+                "facets": {
+                    "schema": {
+                        "_producer": "p",
+                        "_schemaURL": "s",
+                        "fields": [{"name": "id", "type": "text"}],
+                    }
+                },
+            }
+        ]
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        post(pipeline, event)
+    assert Column.objects.get(dataset=ds).data_type == "bigint"
+    assert any("schema facet not applied" in n for n in LineageEvent.objects.get().notes)
+
+
+def test_complete_closes_edges_the_job_no_longer_has(pipeline, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        post(
+            pipeline,
+            run_event(
+                inputs=["/data/a.csv"], outputs=["/data/out.csv"], time="2026-11-20T10:00:00Z"
+            ),
+        )
+        post(
+            pipeline,
+            run_event(
+                inputs=["/data/b.csv"], outputs=["/data/out.csv"], time="2026-11-21T10:00:00Z"
+            ),
+        )
+    a = Dataset.objects.get(location="file//data/a.csv")
+    edge = LineageEdge.objects.get(src_kind="dataset", src_id=a.pk)
+    assert edge.valid_to is not None
+    assert LineageEdge.objects.filter(valid_to__isnull=True).count() == 2
+
+
+def test_version_facet_and_model_facet_register_model_version(
+    pipeline, django_capture_on_commit_callbacks
+):
+    ds = make_dataset("train-set", location="/data/train.csv", versions=2)
+    v1 = ds.versions.get(number=1)
+    event = run_event(
+        inputs=[
+            {
+                "namespace": "file",
+                "name": "/data/train.csv",
+                "facets": {
+                    "version": {
+                        "_producer": "p",
+                        "_schemaURL": "s",
+                        "datasetVersion": v1.fingerprint,
+                    }
+                },
+            }
+        ],
+        run_facets={
+            "charter_modelVersion": {
+                "_producer": "p",
+                "_schemaURL": "s",
+                "model": "churn",
+                "version": "1.0",
+                "metrics": {"auc": 0.9},
+            }
+        },
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        post(pipeline, event)
+    from lineage.models import ModelVersion
+
+    mv = ModelVersion.objects.get(model__name="churn", version="1.0")
+    assert [d.dataset_version for d in mv.data.all()] == [v1]
+    assert mv.metrics == {"auc": 0.9}
+    assert LineageEdge.objects.get(kind="trained_on").dataset_version == v1
+    assert Event.objects.filter(action="model_version.registered").count() == 1
