@@ -167,7 +167,11 @@ class DistributionDriftCheck(Accumulator):
             self.sample[slots[keep]] = arr[keep]
             self.seen += arr.size
 
+    own_override: dict[str, Any] | None = None  # set when SQL computed the histogram
+
     def own_distribution(self) -> dict[str, Any] | None:
+        if self.own_override is not None:
+            return self.own_override
         if self.numeric:
             if self.lo is None:
                 return None

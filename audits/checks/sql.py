@@ -1,0 +1,423 @@
+"""Checks pushed down into PostgreSQL (SPEC §1): the data never leaves the database.
+
+1. One aggregate query per run computes every count, min, max, null, range, set and regex
+   metric with `COUNT(*) FILTER (WHERE ...)`.
+2. One bounded query per uniqueness, freshness, schema, drift histogram or fairness check.
+3. Example values only for failed checks, grouped, always `LIMIT 20`.
+Identifiers are quoted with psycopg's `sql.Identifier`, values are `sql.Literal`s, and every
+query text is kept (`evidence`) so the run shows what it asked the database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from audits.checks.drift import (
+    BINS,
+    MAX_CATEGORIES,
+    DistributionDriftCheck,
+    equal_width_edges,
+)
+from audits.checks.fairness import FIELDS, fairness_result, merge_counts
+from audits.checks.quality import (
+    CheckContext,
+    column_missing_result,
+    freshness_result,
+    row_count_result,
+    schema_drift_result,
+)
+from audits.checks.results import PARTIAL_LIMIT, json_value, make_result, not_applicable_result
+
+MAP_KINDS = ("range", "allowed_values", "regex")
+
+
+def _sql():
+    from psycopg import sql
+
+    return sql
+
+
+def _ident(name: str):
+    return _sql().Identifier(name)
+
+
+def _lit(value: Any):
+    return _sql().Literal(value)
+
+
+def _bound(value: Any):
+    sql = _sql()
+    if isinstance(value, str):
+        return sql.SQL("{}::timestamptz").format(_lit(value))
+    return _lit(value)
+
+
+def unexpected_condition(spec: dict[str, Any], numeric: bool = True):
+    """The WHERE condition for a non-null value a map check calls unexpected."""
+    sql = _sql()
+    col = _ident(spec["column"])
+    kind = spec["kind"]
+    if kind == "range":
+        parts = []
+        lo, hi = spec.get("min_value"), spec.get("max_value")
+        if lo is not None:
+            op = "<=" if spec.get("strict_min") else "<"
+            parts.append(sql.SQL("{} " + op + " {}").format(col, _bound(lo)))
+        if hi is not None:
+            op = ">=" if spec.get("strict_max") else ">"
+            parts.append(sql.SQL("{} " + op + " {}").format(col, _bound(hi)))
+        cond = sql.SQL(" OR ").join(parts)
+    elif kind == "allowed_values":
+        values = [str(v) for v in spec["value_set"]]
+        cond = sql.SQL("NOT ({}::text = ANY({}::text[]))").format(col, _lit(values))
+    elif kind == "regex":
+        mode = spec.get("mode", "fullmatch")
+        pattern = spec["regex"]
+        pattern = {"fullmatch": f"^(?:{pattern})$", "match": f"^(?:{pattern})"}.get(mode, pattern)
+        cond = sql.SQL("NOT ({}::text ~ {})").format(col, _lit(pattern))
+    else:  # pragma: no cover - guarded by MAP_KINDS
+        raise ValueError(kind)
+    return sql.SQL("{} IS NOT NULL AND ({})").format(col, cond)
+
+
+class PushdownRun:
+    """Plan, run and interpret the pushed-down queries of one run against one table."""
+
+    def __init__(self, source: Any, specs: list[dict[str, Any]], ctx: CheckContext) -> None:
+        self.source = source
+        self.specs = specs
+        self.ctx = ctx
+        self.evidence: list[str] = []
+        self.table = source.qualified
+        self.available = [c["name"] for c in ctx.columns]
+        self.types = {c["name"]: str(c.get("type", "")) for c in ctx.columns}
+
+    # --- plumbing ---------------------------------------------------------------------------
+
+    def query(self, statement: Any) -> list[tuple]:
+        try:
+            text = statement.as_string(None)
+        except (TypeError, AttributeError):
+            text = str(statement)
+        self.evidence.append(text)
+        return self.source.run_query(statement)
+
+    def _numeric(self, column: str) -> bool:
+        kind = self.types.get(column, "").lower()
+        return any(t in kind for t in ("int", "numeric", "real", "double", "decimal", "float"))
+
+    # --- the aggregate ----------------------------------------------------------------------
+
+    def _aggregate_items(self, index: int, spec: dict[str, Any]) -> list[tuple[str, Any]]:
+        sql = _sql()
+        kind = spec["kind"]
+        col = _ident(spec["column"]) if spec.get("column") else None
+        items: list[tuple[str, Any]] = []
+        if col is not None:
+            items.append(
+                (f"c{index}_nulls", sql.SQL("COUNT(*) FILTER (WHERE {} IS NULL)").format(col))
+            )
+        if kind in MAP_KINDS:
+            cond = unexpected_condition(spec)
+            items.append((f"c{index}_bad", sql.SQL("COUNT(*) FILTER (WHERE {})").format(cond)))
+            if kind == "range" and self._numeric(spec["column"]):
+                items.append((f"c{index}_min", sql.SQL("MIN({})").format(col)))
+                items.append((f"c{index}_max", sql.SQL("MAX({})").format(col)))
+        if kind == "distribution_drift" and self._numeric(spec["column"]):
+            items.append((f"c{index}_min", sql.SQL("MIN({}::float8)").format(col)))
+            items.append((f"c{index}_max", sql.SQL("MAX({}::float8)").format(col)))
+            reference = self.ctx.references.get(index)
+            if reference and reference.get("type") == "numeric":
+                edges = reference["edges"]
+                for b in range(BINS):
+                    parts = []
+                    if b > 0:
+                        parts.append(sql.SQL("{}::float8 >= {}").format(col, _lit(edges[b])))
+                    if b < BINS - 1:
+                        parts.append(sql.SQL("{}::float8 < {}").format(col, _lit(edges[b + 1])))
+                    cond = sql.SQL(" AND ").join([sql.SQL("{} IS NOT NULL").format(col), *parts])
+                    items.append(
+                        (f"c{index}_bin{b}", sql.SQL("COUNT(*) FILTER (WHERE {})").format(cond))
+                    )
+        if kind == "fairness":
+            needed = [spec["label"], *spec["protected"]]
+            needed += [c for c in (spec.get("prediction"), spec.get("weight")) if c]
+            cond = sql.SQL(" OR ").join(sql.SQL("{} IS NULL").format(_ident(c)) for c in needed)
+            items.append((f"c{index}_excluded", sql.SQL("COUNT(*) FILTER (WHERE {})").format(cond)))
+        return items
+
+    def aggregate(self, plan: dict[int, dict[str, Any]]) -> dict[str, Any]:
+        sql = _sql()
+        items: list[tuple[str, Any]] = [("total", sql.SQL("COUNT(*)"))]
+        for index, spec in plan.items():
+            items.extend(self._aggregate_items(index, spec))
+        select = sql.SQL(", ").join(
+            sql.SQL("{} AS {}").format(expr, _ident(name)) for name, expr in items
+        )
+        row = self.query(sql.SQL("SELECT {} FROM {}").format(select, self.table))[0]
+        return {name: value for (name, _), value in zip(items, row, strict=True)}
+
+    # --- the run ----------------------------------------------------------------------------
+
+    def run(self, on_progress: Callable[[int], None] | None = None) -> list[dict[str, Any]]:
+        """1. plan (missing columns are not applicable); 2. aggregate; 3. per-check queries."""
+        results: dict[int, dict[str, Any]] = {}
+        plan: dict[int, dict[str, Any]] = {}
+        for index, spec in enumerate(self.specs):
+            needed = _columns_of(spec)
+            missing = [c for c in needed if c not in self.available]
+            if missing:
+                results[index] = column_missing_result(spec, missing, self.available)
+            else:
+                plan[index] = spec
+        agg = self.aggregate(plan)
+        for done, (index, spec) in enumerate(plan.items(), start=1):
+            results[index] = self.finish(index, spec, agg)
+            if on_progress:
+                on_progress(min(99, int(done * 100 / max(len(plan), 1))))
+        return [results[i] for i in range(len(self.specs))]
+
+    def finish(self, index: int, spec: dict[str, Any], agg: dict[str, Any]) -> dict[str, Any]:
+        kind = spec["kind"]
+        total = int(agg["total"])
+        nulls = int(agg.get(f"c{index}_nulls") or 0)
+        if kind == "row_count":
+            return row_count_result(spec, total)
+        if kind == "not_null":
+            return self._not_null(spec, total, nulls)
+        if kind in MAP_KINDS:
+            return self._map(index, spec, agg, total, nulls)
+        if kind == "unique":
+            return self._unique(spec, total, nulls)
+        if kind == "freshness":
+            latest = self.query(
+                _sql().SQL("SELECT MAX({}) FROM {}").format(_ident(spec["column"]), self.table)
+            )[0][0]
+            return freshness_result(spec, self.ctx.now, _as_utc(latest), total, nulls)
+        if kind == "schema_drift":
+            return schema_drift_result(spec, self.ctx)
+        if kind == "distribution_drift":
+            return self._drift(index, spec, agg, total, nulls)
+        if kind == "fairness":
+            return self._fairness(index, spec, agg)
+        return not_applicable_result(spec, f"{kind} does not run against a table")
+
+    def _not_null(self, spec: dict[str, Any], total: int, nulls: int) -> dict[str, Any]:
+        success = total == 0 or (total - nulls) / total >= spec.get("mostly", 1.0)
+        result = make_result(
+            spec=spec,
+            success=success,
+            element_count=total,
+            missing_count=nulls,
+            unexpected_count=nulls,
+            partial=[None] * min(nulls, PARTIAL_LIMIT),
+            details={"mostly": spec.get("mostly", 1.0), "rule": "non_null / all rows >= mostly"},
+        )
+        result["unexpected_percent"] = result["unexpected_percent_total"]
+        result["partial_unexpected_counts"] = [{"value": None, "count": nulls}] if nulls else []
+        return result
+
+    def _examples(self, column: str, condition: Any, having: Any = None) -> dict[Any, int]:
+        sql = _sql()
+        col = _ident(column)
+        statement = sql.SQL("SELECT {c}, COUNT(*) FROM {t} WHERE {w} GROUP BY {c}").format(
+            c=col, t=self.table, w=condition
+        )
+        if having is not None:
+            statement += sql.SQL(" HAVING {}").format(having)
+        statement += sql.SQL(" ORDER BY COUNT(*) DESC, {} LIMIT {}").format(
+            col, _lit(PARTIAL_LIMIT)
+        )
+        return {json_value(v): int(n) for v, n in self.query(statement)}
+
+    def _map(
+        self, index: int, spec: dict[str, Any], agg: dict[str, Any], total: int, nulls: int
+    ) -> dict[str, Any]:
+        bad = int(agg[f"c{index}_bad"] or 0)
+        non_null = total - nulls
+        success = non_null == 0 or (non_null - bad) / non_null >= spec.get("mostly", 1.0)
+        examples = (
+            {} if success or not bad else self._examples(spec["column"], unexpected_condition(spec))
+        )
+        details = {k: spec.get(k) for k in spec if k not in ("kind", "column", "severity", "name")}
+        if (
+            spec["kind"] == "range"
+            and f"c{index}_min" in agg
+            and not self.ctx.masks.get(spec["column"])
+        ):
+            details["observed_min"] = json_value(agg[f"c{index}_min"])
+            details["observed_max"] = json_value(agg[f"c{index}_max"])
+        return make_result(
+            spec=spec,
+            success=success,
+            element_count=total,
+            missing_count=nulls,
+            unexpected_count=bad,
+            partial=list(examples),
+            partial_counts=examples,
+            mask=self.ctx.masks.get(spec["column"]),
+            details=details,
+        )
+
+    def _unique(self, spec: dict[str, Any], total: int, nulls: int) -> dict[str, Any]:
+        sql = _sql()
+        col = _ident(spec["column"])
+        groups = sql.SQL(
+            "SELECT COUNT(*), COALESCE(SUM(n), 0) FROM (SELECT {c}, COUNT(*) AS n FROM {t} "
+            "WHERE {c} IS NOT NULL GROUP BY {c} HAVING COUNT(*) > 1) AS dup"
+        ).format(c=col, t=self.table)
+        dup_values, dup_rows = (int(x) for x in self.query(groups)[0])
+        non_null = total - nulls
+        mostly = spec.get("mostly", 1.0)
+        success = non_null == 0 or (non_null - dup_rows) / non_null >= mostly
+        examples = {}
+        if not success:
+            examples = self._examples(
+                spec["column"], sql.SQL("{} IS NOT NULL").format(col), sql.SQL("COUNT(*) > 1")
+            )
+        partial = [v for v, n in examples.items() for _ in range(n)][:PARTIAL_LIMIT]
+        return make_result(
+            spec=spec,
+            success=success,
+            observed_value=dup_values,
+            element_count=total,
+            missing_count=nulls,
+            unexpected_count=dup_rows,
+            partial=partial,
+            partial_counts=examples,
+            mask=self.ctx.masks.get(spec["column"]),
+            details={"duplicate_rows": dup_rows, "duplicate_values": dup_values, "mostly": mostly},
+        )
+
+    def _drift(
+        self, index: int, spec: dict[str, Any], agg: dict[str, Any], total: int, nulls: int
+    ) -> dict[str, Any]:
+        """Rebuild a DistributionDriftCheck's state from SQL counts, then let it decide."""
+        sql = _sql()
+        check = DistributionDriftCheck(spec, self.ctx, index)
+        check.total, check.nulls = total, nulls
+        col = _ident(spec["column"])
+        numeric = check.numeric if check.numeric is not None else self._numeric(spec["column"])
+        check.numeric = numeric
+        if numeric:
+            lo, hi = agg.get(f"c{index}_min"), agg.get(f"c{index}_max")
+            if lo is not None:
+                edges = equal_width_edges(float(lo), float(hi))
+                rows = self.query(
+                    sql.SQL(
+                        "SELECT LEAST(width_bucket({c}::float8, {lo}, {hi}, {b}), {b}), COUNT(*) "
+                        "FROM {t} WHERE {c} IS NOT NULL GROUP BY 1"
+                    ).format(
+                        c=col, lo=_lit(edges[0]), hi=_lit(edges[-1]), b=_lit(BINS), t=self.table
+                    )
+                )
+                own = [0] * BINS
+                for bucket, n in rows:
+                    own[max(1, int(bucket)) - 1] += int(n)
+                check.lo, check.hi = float(lo), float(hi)
+                check.own_override = {
+                    "type": "numeric",
+                    "edges": edges,
+                    "counts": own,
+                    "n": sum(own),
+                    "sample_size": sum(own),
+                }
+            check.ref_bins = [int(agg.get(f"c{index}_bin{b}") or 0) for b in range(BINS)]
+        else:
+            rows = self.query(
+                sql.SQL(
+                    "SELECT {c}::text, COUNT(*) FROM {t} WHERE {c} IS NOT NULL GROUP BY 1 "
+                    "ORDER BY 2 DESC, 1 LIMIT {n}"
+                ).format(c=col, t=self.table, n=_lit(MAX_CATEGORIES))
+            )
+            for value, n in rows:
+                check.categories[value] += int(n)
+        return check.finish()
+
+    def _fairness(self, index: int, spec: dict[str, Any], agg: dict[str, Any]) -> dict[str, Any]:
+        sql = _sql()
+        groups = [_ident(c) for c in spec["protected"]]
+        pos = _lit(str(spec.get("pos_label", 1)))
+        y = sql.SQL("({}::text = {})").format(_ident(spec["label"]), pos)
+        yhat = (
+            sql.SQL("({}::text = {})").format(_ident(spec["prediction"]), pos)
+            if spec.get("prediction")
+            else y
+        )
+        w = (
+            sql.SQL("{}::float8").format(_ident(spec["weight"]))
+            if spec.get("weight")
+            else sql.SQL("1.0")
+        )
+        sums = {
+            "n": sql.SQL("COUNT(*)"),
+            "label_pos": sql.SQL("COUNT(*) FILTER (WHERE {})").format(y),
+            "pred_pos": sql.SQL("COUNT(*) FILTER (WHERE {})").format(yhat),
+            "w": sql.SQL("SUM({})").format(w),
+            "w_label_pos": sql.SQL("COALESCE(SUM({}) FILTER (WHERE {}), 0)").format(w, y),
+            "w_pred_pos": sql.SQL("COALESCE(SUM({}) FILTER (WHERE {}), 0)").format(w, yhat),
+            "w_tp": sql.SQL("COALESCE(SUM({}) FILTER (WHERE {} AND {}), 0)").format(w, y, yhat),
+            "w_fn": sql.SQL("COALESCE(SUM({}) FILTER (WHERE {} AND NOT {}), 0)").format(w, y, yhat),
+            "w_fp": sql.SQL("COALESCE(SUM({}) FILTER (WHERE NOT {} AND {}), 0)").format(w, y, yhat),
+            "w_tn": sql.SQL("COALESCE(SUM({}) FILTER (WHERE NOT {} AND NOT {}), 0)").format(
+                w, y, yhat
+            ),
+        }
+        needed = [spec["label"], *spec["protected"]]
+        needed += [c for c in (spec.get("prediction"), spec.get("weight")) if c]
+        where = sql.SQL(" AND ").join(sql.SQL("{} IS NOT NULL").format(_ident(c)) for c in needed)
+        statement = sql.SQL("SELECT {g}, {s} FROM {t} WHERE {w} GROUP BY {g}").format(
+            g=sql.SQL(", ").join(groups),
+            s=sql.SQL(", ").join(sums[f] for f in FIELDS),
+            t=self.table,
+            w=where,
+        )
+        counts: dict[tuple, dict[str, float]] = {}
+        width = len(groups)
+        for row in self.query(statement):
+            key = tuple(json_value(v) for v in row[:width])
+            merge_counts(
+                counts, {key: {f: float(v) for f, v in zip(FIELDS, row[width:], strict=True)}}
+            )
+        return fairness_result(spec, counts, int(agg.get(f"c{index}_excluded") or 0))
+
+
+def _as_utc(value: Any) -> Any:
+    import datetime as dt
+
+    if isinstance(value, dt.datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=dt.UTC)
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return dt.datetime(value.year, value.month, value.day, tzinfo=dt.UTC)
+    if isinstance(value, str):
+        import pandas as pd
+
+        return (
+            pd.Timestamp(value, tz="UTC")
+            if pd.Timestamp(value).tzinfo is None
+            else pd.Timestamp(value)
+        )
+    return value
+
+
+def _columns_of(spec: dict[str, Any]) -> list[str]:
+    if spec["kind"] == "fairness":
+        return [
+            spec["label"],
+            *spec["protected"],
+            *[c for c in (spec.get("prediction"), spec.get("weight")) if c],
+        ]
+    return [spec["column"]] if spec.get("column") else []
+
+
+def run_pushdown(
+    source: Any,
+    specs: list[dict[str, Any]],
+    ctx: CheckContext,
+    on_progress: Callable[[int], None] | None = None,
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """Run `specs` against a PostgreSQL table; return the results and the queries run."""
+    run = PushdownRun(source, specs, ctx)
+    results = run.run(on_progress)
+    return results, run.evidence

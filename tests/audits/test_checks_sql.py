@@ -1,0 +1,173 @@
+"""Pushed-down checks on a real PostgreSQL table give the same figures as the chunked pass."""
+
+import datetime as dt
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from audits.checks.engine import run_on_chunks
+from audits.checks.quality import CheckContext
+from audits.checks.specs import validate_checks
+from audits.checks.sql import run_pushdown
+from catalog.models import Connection
+from catalog.sources import PostgresSource
+from tests.audits.test_checks_quality import NOW, frame
+from tests.audits.test_fairness import generated
+
+psycopg = pytest.importorskip("psycopg")
+PG_DB = os.environ.get("CHARTER_AUDITS_SOURCE_DB", "charter_audits")
+
+
+def _connect(dbname: str):
+    return psycopg.connect(
+        host="127.0.0.1",
+        port=5432,
+        user="postgres",
+        dbname=dbname,
+        autocommit=True,
+        connect_timeout=3,
+    )
+
+
+@pytest.fixture(scope="module")
+def pg_table():
+    try:
+        admin = _connect("postgres")
+    except psycopg.OperationalError:
+        pytest.skip("no PostgreSQL at 127.0.0.1:5432")
+    with admin:
+        if not admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [PG_DB]).fetchone():
+            admin.execute(f'CREATE DATABASE "{PG_DB}"')
+    df = frame(800, seed=5)
+    df["ts"] = pd.date_range("2026-11-20", periods=len(df), freq="10min", tz="UTC")
+    fair = generated(600)
+    with _connect(PG_DB) as conn:
+        conn.execute("DROP SCHEMA IF EXISTS audit_src CASCADE; CREATE SCHEMA audit_src")
+        conn.execute(
+            'CREATE TABLE audit_src."QualityData" (age float8, code text, id bigint, '
+            "email text, ts timestamptz)"
+        )
+        with conn.cursor().copy('COPY audit_src."QualityData" FROM STDIN') as copy:
+            for row in df.itertuples(index=False):
+                code = None if pd.isna(row.code) else row.code
+                copy.write_row(
+                    [
+                        None if pd.isna(row.age) else row.age,
+                        code,
+                        int(row.id),
+                        row.email,
+                        row.ts.to_pydatetime(),
+                    ]
+                )
+        conn.execute("CREATE TABLE audit_src.fair (y int, yhat int, sex text, race text, w float8)")
+        with conn.cursor().copy("COPY audit_src.fair FROM STDIN") as copy:
+            for row in fair.itertuples(index=False):
+                copy.write_row([int(row.y), int(row.yhat), row.sex, row.race, float(row.w)])
+    connection = Connection(
+        name="local",
+        host="127.0.0.1",
+        port=5432,
+        database=PG_DB,
+        username="postgres",
+        schema="audit_src",
+    )
+    return {
+        "quality": (PostgresSource(connection, "QualityData"), df),
+        "fair": (PostgresSource(connection, "fair"), fair),
+    }
+
+
+def both(source, df, checks, **ctx_extra):
+    specs = validate_checks(checks)
+    ctx = CheckContext(now=NOW, columns=[c.as_dict() for c in source.columns()], **ctx_extra)
+    pushed, evidence = run_pushdown(source, specs, ctx)
+    local_ctx = CheckContext(now=NOW, columns=[{"name": c} for c in df.columns], **ctx_extra)
+    local = run_on_chunks([df], specs, local_ctx)
+    return pushed, local, evidence
+
+
+COUNTED = (
+    "element_count",
+    "missing_count",
+    "unexpected_count",
+    "unexpected_percent",
+    "unexpected_percent_total",
+    "success",
+    "status",
+)
+
+
+def test_quality_checks_agree_with_the_chunked_pass(pg_table):
+    source, df = pg_table["quality"]
+    checks = [
+        {"kind": "not_null", "column": "age"},
+        {"kind": "range", "column": "age", "min_value": 0, "max_value": 120},
+        {"kind": "range", "column": "age", "min_value": 0, "strict_min": True},
+        {"kind": "allowed_values", "column": "code", "value_set": ["A1", "B2", "C3"]},
+        {"kind": "regex", "column": "code", "regex": "[A-D][0-9]", "mode": "fullmatch"},
+        {"kind": "regex", "column": "code", "regex": "[A-D][0-9]", "mode": "match"},
+        {"kind": "regex", "column": "code", "regex": "[0-9]$", "mode": "search"},
+        {"kind": "unique", "column": "id"},
+        {"kind": "row_count", "min_value": 10},
+        {"kind": "freshness", "column": "ts", "max_age": "3d"},
+    ]
+    pushed, local, evidence = both(source, df, checks)
+    for p, q, spec in zip(pushed, local, checks, strict=True):
+        for field in COUNTED:
+            assert p[field] == pytest.approx(q[field]), (spec, field)
+    assert pushed[7]["details"]["duplicate_values"] == local[7]["details"]["duplicate_values"]
+    assert pushed[-1]["observed_value"] == pytest.approx(local[-1]["observed_value"])
+    ages = df["age"].dropna()
+    for example in pushed[1]["partial_unexpected_counts"]:  # grouped examples, true counts
+        assert not 0 <= example["value"] <= 120
+        assert example["count"] == int((ages == example["value"]).sum())
+    # one aggregate scan, one query for uniqueness, one for freshness, examples for failures
+    assert evidence[0].startswith('SELECT COUNT(*) AS "total"')
+    assert sum("FILTER" in q for q in evidence[:1]) == 1
+    assert all("LIMIT 20" in q for q in evidence if "ORDER BY COUNT(*) DESC" in q)
+    assert '"audit_src"."QualityData"' in evidence[0]
+
+
+def test_missing_column_is_not_applicable(pg_table):
+    source, df = pg_table["quality"]
+    pushed, _, _ = both(source, df, [{"kind": "not_null", "column": "nope"}])
+    assert pushed[0]["status"] == "not_applicable"
+
+
+def test_fairness_pushdown_equals_in_memory(pg_table):
+    source, df = pg_table["fair"]
+    checks = [
+        {
+            "kind": "fairness",
+            "label": "y",
+            "prediction": "yhat",
+            "protected": ["sex", "race"],
+            "weight": "w",
+        }
+    ]
+    pushed, local, evidence = both(source, df, checks)
+    for name, value in local[0]["details"]["metrics"].items():
+        assert pushed[0]["details"]["metrics"][name] == pytest.approx(value, abs=1e-9), name
+    assert any("GROUP BY" in q for q in evidence)
+
+
+def test_drift_pushdown_against_a_reference(pg_table):
+    source, df = pg_table["quality"]
+    edges = list(np.linspace(0, 130, 11))
+    reference = {"type": "numeric", "edges": edges, "counts": [10] * 10, "version": 1}
+    checks = [{"kind": "distribution_drift", "column": "age"}]
+    pushed, local, _ = both(source, df, checks, references={0: reference})
+    assert pushed[0]["details"]["current_counts"] == local[0]["details"]["current_counts"]
+    assert pushed[0]["observed_value"] == pytest.approx(local[0]["observed_value"])
+    categorical = {"type": "categorical", "counts": {"A1": 100, "B2": 100}, "version": 1}
+    pushed, local, _ = both(
+        source, df, [{"kind": "distribution_drift", "column": "code"}], references={0: categorical}
+    )
+    assert pushed[0]["observed_value"] == pytest.approx(local[0]["observed_value"])
+    assert pushed[0]["details"]["method"] == "chi_square"
+
+
+def test_now_is_utc():
+    assert NOW.tzinfo is dt.UTC
