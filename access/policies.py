@@ -12,13 +12,20 @@ The tier table (DESIGN.md):
 Owners and a dataset's named stewards always see its metadata; admins see everything.
 """
 
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
+from django.http import Http404
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from guardian.core import ObjectPermissionChecker
 from guardian.shortcuts import get_objects_for_user
 
-from access.models import ApiToken
+from access.models import AccessApproval, AccessGrant, AccessLevel, AccessRequest, ApiToken
 from access.roles import ADMIN, COMPLIANCE, ENGINEER, STEWARD, has_role
 from catalog.models import Dataset, Sensitivity
 
@@ -115,3 +122,299 @@ def can_register_model_version(user: AnyUser) -> bool:
 def can_view_lineage_events(user: AnyUser) -> bool:
     """Raw OpenLineage events (and what processing skipped) are for stewards and admins."""
     return has_role(user, STEWARD, ADMIN)
+
+
+# --- access: requests, approvals, grants and reading data -----------------------------------
+#
+# | tier         | request?            | approvals needed                                | max days
+# | public       | no (everyone reads) | -                                               | -
+# | internal     | yes                 | the owner or a steward                          | 365
+# | confidential | yes                 | the owner or a steward                          | 90
+# | restricted   | yes                 | a steward AND a compliance officer (two people) | 30
+#
+# Nobody approves their own request. Data is read through an active grant (not ended, started,
+# not expired) whose guardian permission exists; masked grants mask PII columns, full grants
+# do not. Public data is readable by all, PII columns (if any were classified) masked. The
+# owner reads their own data in full. Admins read masked unless they hold a full grant.
+
+OWNER_CAP = AccessApproval.Capacity.OWNER
+STEWARD_CAP = AccessApproval.Capacity.STEWARD
+COMPLIANCE_CAP = AccessApproval.Capacity.COMPLIANCE
+
+# (default days, maximum days) per tier; settings.CHARTER_ACCESS_DURATION_DAYS overrides, but
+# restricted data can never be granted for more than 30 days.
+DEFAULT_DURATION_DAYS: dict[str, tuple[int, int]] = {
+    Sensitivity.INTERNAL: (90, 365),
+    Sensitivity.CONFIDENTIAL: (30, 90),
+    Sensitivity.RESTRICTED: (14, 30),
+}
+RESTRICTED_MAX_DAYS = 30
+
+
+def access_duration_bounds(dataset: Dataset) -> tuple[int, int]:
+    """(default, maximum) grant duration in days for the dataset's tier."""
+    table = {**DEFAULT_DURATION_DAYS, **getattr(settings, "CHARTER_ACCESS_DURATION_DAYS", {})}
+    default, maximum = table.get(dataset.sensitivity, DEFAULT_DURATION_DAYS[Sensitivity.INTERNAL])
+    if dataset.sensitivity == Sensitivity.RESTRICTED:
+        maximum = min(maximum, RESTRICTED_MAX_DAYS)
+    return min(default, maximum), maximum
+
+
+def access_request_refusal(user: AnyUser, dataset: Dataset) -> str | None:
+    """Why `user` may not ask for access to `dataset` (None when they may)."""
+    if not user.is_authenticated:
+        return "Log in to request access."
+    if dataset.sensitivity == Sensitivity.PUBLIC:
+        return "Public data is readable by everyone: no request is needed."
+    if dataset.owner_id == user.pk:
+        return "You own this dataset: you can already read its data."
+    return None
+
+
+def approval_slots(dataset: Dataset) -> list[tuple[str, ...]]:
+    """The approvals a request on `dataset` needs: one capacity from each slot, distinct people."""
+    if dataset.sensitivity == Sensitivity.RESTRICTED:
+        return [(STEWARD_CAP,), (COMPLIANCE_CAP,)]
+    if dataset.sensitivity == Sensitivity.PUBLIC:
+        return []
+    return [(OWNER_CAP, STEWARD_CAP)]
+
+
+def user_capacities(user: AnyUser, dataset: Dataset) -> set[str]:
+    """The capacities in which `user` may approve requests on `dataset` (no queries when cached)."""
+    if not user.is_authenticated:
+        return set()
+    caps = set()
+    if dataset.owner_id == user.pk:
+        caps.add(OWNER_CAP)
+    if has_role(user, STEWARD):
+        caps.add(STEWARD_CAP)
+    if has_role(user, COMPLIANCE):
+        caps.add(COMPLIANCE_CAP)
+    return caps
+
+
+def _open_slots(dataset: Dataset, approvals: list[AccessApproval]) -> list[tuple[str, ...]]:
+    filled = {a.capacity for a in approvals}
+    return [slot for slot in approval_slots(dataset) if not filled.intersection(slot)]
+
+
+def approval_capacity_for(
+    user: AnyUser, access_request: AccessRequest, approvals: list[AccessApproval]
+) -> str | None:
+    """The capacity `user` would approve in now, or None if they may not approve this request.
+
+    `approvals` are the request's approvals so far (passed in, so lists cost no query per row).
+    """
+    if access_request.status != AccessRequest.Status.PENDING:
+        return None
+    if not user.is_authenticated or access_request.requester_id == user.pk:
+        return None
+    if any(a.approver_id == user.pk for a in approvals):
+        return None  # two different people: one person fills one slot at most
+    caps = user_capacities(user, access_request.dataset)
+    for slot in _open_slots(access_request.dataset, approvals):
+        for capacity in slot:
+            if capacity in caps:
+                return capacity
+    return None
+
+
+def approvals_complete(dataset: Dataset, approvals: list[AccessApproval]) -> bool:
+    """True once every slot of the tier is filled, each by a different person."""
+    return not _open_slots(dataset, approvals) and len({a.approver_id for a in approvals}) == len(
+        approvals
+    )
+
+
+def approvals_still_needed(dataset: Dataset, approvals: list[AccessApproval]) -> list[str]:
+    """Human labels of the approvals still missing, e.g. ["Compliance officer"]."""
+    labels = dict(AccessApproval.Capacity.choices)
+    return [" or ".join(labels[c] for c in slot) for slot in _open_slots(dataset, approvals)]
+
+
+def can_deny_request(user: AnyUser, access_request: AccessRequest) -> bool:
+    """Anyone who could approve a pending request in some capacity of its tier may deny it."""
+    if access_request.status != AccessRequest.Status.PENDING:
+        return False
+    if not user.is_authenticated or access_request.requester_id == user.pk:
+        return False
+    tier_caps = {cap for slot in approval_slots(access_request.dataset) for cap in slot}
+    return bool(tier_caps & user_capacities(user, access_request.dataset))
+
+
+def can_withdraw_request(user: AnyUser, access_request: AccessRequest) -> bool:
+    return access_request.is_pending and access_request.requester_id == user.pk
+
+
+def access_requests_for(user: AnyUser) -> QuerySet[AccessRequest]:
+    """Requests `user` may see: own, on datasets they own; all for stewards, compliance, admin."""
+    qs = AccessRequest.objects.all()
+    if not user.is_authenticated:
+        return qs.none()
+    if has_role(user, STEWARD, COMPLIANCE, ADMIN):
+        return qs
+    return qs.filter(Q(requester=user) | Q(dataset__owner=user))
+
+
+def get_access_request_for(user: AnyUser, pk: int) -> AccessRequest:
+    """One request: 404 if `user` may not see it."""
+    return get_object_or_404(
+        access_requests_for(user).select_related("dataset__owner", "requester"), pk=pk
+    )
+
+
+def access_requests_to_decide_q(user: AnyUser) -> Q:
+    """A filter for pending requests `user` may act on (refined per row by the capacities)."""
+    if not user.is_authenticated:
+        return Q(pk__in=[])
+    tiers = Q(pk__in=[])
+    if has_role(user, STEWARD):
+        tiers |= ~Q(dataset__sensitivity=Sensitivity.PUBLIC)
+    if has_role(user, COMPLIANCE):
+        tiers |= Q(dataset__sensitivity=Sensitivity.RESTRICTED)
+    tiers |= Q(dataset__owner=user) & Q(
+        dataset__sensitivity__in=[Sensitivity.INTERNAL, Sensitivity.CONFIDENTIAL]
+    )
+    return Q(status=AccessRequest.Status.PENDING) & tiers & ~Q(requester=user)
+
+
+def is_approver(user: AnyUser) -> bool:
+    """Whether to show the approver inbox at all (stewards, compliance officers, owners)."""
+    if has_role(user, STEWARD, COMPLIANCE):
+        return True
+    return user.is_authenticated and Dataset.objects.filter(owner=user).exists()
+
+
+def access_grants_for(user: AnyUser) -> QuerySet[AccessGrant]:
+    """Grants `user` may see: their own, on datasets they own, all for stewards/compliance/admin."""
+    qs = AccessGrant.objects.all()
+    if not user.is_authenticated:
+        return qs.none()
+    if has_role(user, STEWARD, COMPLIANCE, ADMIN):
+        return qs
+    return qs.filter(Q(user=user) | Q(dataset__owner=user))
+
+
+def get_access_grant_for(user: AnyUser, pk: int) -> AccessGrant:
+    return get_object_or_404(access_grants_for(user).select_related("dataset", "user"), pk=pk)
+
+
+def can_revoke_grant(user: AnyUser, grant: AccessGrant) -> bool:
+    """Stewards, the dataset's owner and admins revoke; a holder may give up their own grant."""
+    if grant.ended_at is not None or not user.is_authenticated:
+        return False
+    if has_role(user, STEWARD, ADMIN) or grant.user_id == user.pk:
+        return True
+    return grant.dataset.owner_id == user.pk
+
+
+def can_view_dataset_readers(user: AnyUser, dataset: Dataset) -> bool:
+    """Who-can-read-what for one dataset: its owner, stewards, compliance officers, admins."""
+    if has_role(user, STEWARD, COMPLIANCE, ADMIN):
+        return True
+    return user.is_authenticated and dataset.owner_id == user.pk
+
+
+def can_view_user_access(user: AnyUser, subject: AbstractBaseUser) -> bool:
+    """A user's grants are visible to themselves, stewards, compliance officers and admins."""
+    return user.is_authenticated and (
+        user.pk == subject.pk or has_role(user, STEWARD, COMPLIANCE, ADMIN)
+    )
+
+
+def can_view_access_report(user: AnyUser) -> bool:
+    """The portal-wide who-can-read-what report: compliance officers, stewards and admins."""
+    return has_role(user, COMPLIANCE, STEWARD, ADMIN)
+
+
+def can_export_access_report(user: AnyUser) -> bool:
+    """The CSV export of who can read what is for compliance officers (and admins)."""
+    return has_role(user, COMPLIANCE, ADMIN)
+
+
+def active_grant_q(now: datetime | None = None, prefix: str = "") -> Q:
+    """Grants that are in force at `now`: not ended, started, not yet expired."""
+    now = now or timezone.now()
+    return Q(
+        **{
+            f"{prefix}ended_at__isnull": True,
+            f"{prefix}starts_at__lte": now,
+            f"{prefix}expires_at__gt": now,
+        }
+    )
+
+
+@dataclass(frozen=True)
+class ReadAccess:
+    """How `user` may read one dataset's data: the level, the grant behind it, the columns."""
+
+    level: str  # AccessLevel value
+    basis: str  # "grant", "public", "owner" or "admin"
+    grant: AccessGrant | None = None
+    columns: tuple[str, ...] = ()  # empty: every column
+
+    @property
+    def masked(self) -> bool:
+        return self.level == AccessLevel.MASKED
+
+
+def dataset_read_access(user: AnyUser, dataset: Dataset) -> ReadAccess | None:
+    """How `user` may read `dataset`'s data now, or None. Needs an active grant AND its guardian
+    permission (derived from grants), so a lapsed grant stops working at its expiry even before
+    the beat task revokes it."""
+    if not user.is_authenticated or not user.is_active:
+        return None
+    if dataset.owner_id == user.pk:
+        return ReadAccess(AccessLevel.FULL, "owner")
+    grants = list(
+        AccessGrant.objects.filter(active_grant_q(), user=user, dataset=dataset).order_by(
+            "level",
+            "-expires_at",  # "full" sorts before "masked"
+        )
+    )
+    if grants:
+        perms = set(ObjectPermissionChecker(user).get_perms(dataset))
+        full = [g for g in grants if g.level == AccessLevel.FULL]
+        if full and READ_FULL_PERM.split(".")[1] in perms:
+            return ReadAccess(AccessLevel.FULL, "grant", full[0], tuple(full[0].columns))
+        if READ_PERM.split(".")[1] in perms:
+            masked = [g for g in grants if g.level == AccessLevel.MASKED] or grants
+            return ReadAccess(AccessLevel.MASKED, "grant", masked[0], tuple(masked[0].columns))
+    if dataset.sensitivity == Sensitivity.PUBLIC:
+        return ReadAccess(AccessLevel.MASKED, "public")
+    if has_role(user, ADMIN):
+        return ReadAccess(AccessLevel.MASKED, "admin")
+    return None
+
+
+def get_dataset_read_access(user: AnyUser, name: str) -> tuple[Dataset, ReadAccess]:
+    """A dataset and how `user` reads it: 404 if invisible, 403 if visible but not readable."""
+    dataset = get_dataset_for(user, name, action="view")
+    access = dataset_read_access(user, dataset)
+    if access is None:
+        raise PermissionDenied("You have no current grant to read this dataset's data.")
+    return dataset, access
+
+
+def read_is_logged_in_full(dataset: Dataset, access: ReadAccess) -> bool:
+    """Every read is logged; this flags reads that expose raw values of sensitive data."""
+    return access.level == AccessLevel.FULL and dataset.sensitivity in (
+        Sensitivity.CONFIDENTIAL,
+        Sensitivity.RESTRICTED,
+    )
+
+
+def get_dataset_for_request(user: AnyUser, name: str) -> tuple[Dataset, bool]:
+    """The dataset `user` asks to read, and whether they may see its metadata.
+
+    Restricted datasets are hidden from the catalog, yet an engineer told their name must be
+    able to ask for them: the request form reveals only the name and tier, nothing else.
+    """
+    if not user.is_authenticated:
+        raise Http404
+    dataset = get_object_or_404(Dataset.objects.select_related("owner"), name=name)
+    visible = datasets_for(user, "view").filter(pk=dataset.pk).exists()
+    if not visible and dataset.sensitivity != Sensitivity.RESTRICTED:
+        raise Http404
+    return dataset, visible

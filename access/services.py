@@ -2,16 +2,43 @@
 
 import hashlib
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, Group, Permission
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.mail import send_mail
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
+from guardian.shortcuts import assign_perm, remove_perm
 
-from access.models import ApiToken, LoginThrottle
+from access.models import (
+    AccessApproval,
+    AccessGrant,
+    AccessLevel,
+    AccessRequest,
+    ApiToken,
+    LoginThrottle,
+)
+from access.policies import (
+    READ_FULL_PERM,
+    READ_PERM,
+    ReadAccess,
+    access_duration_bounds,
+    access_request_refusal,
+    active_grant_q,
+    approval_capacity_for,
+    approvals_complete,
+    approvals_still_needed,
+    can_deny_request,
+    can_revoke_grant,
+    read_is_logged_in_full,
+)
 from access.roles import ADMIN, ALL_ROLES, COMPLIANCE, ENGINEER, ROLE_PERMISSIONS, STEWARD
+from catalog.models import Dataset, Sensitivity
+from config.celery import enqueue_on_commit
 from ledger.services import ledger_record
 
 User = get_user_model()
@@ -139,3 +166,445 @@ def demo_users_ensure(*, password: str) -> list[str]:
         user.groups.add(Group.objects.get(name=role))
         names.append(username)
     return names
+
+
+# --- access requests, approvals, grants (issue 4) ----------------------------------------------
+#
+# Grants are the source of truth for who may read data; guardian object permissions are derived
+# from them by `grant_permissions_sync`, the only code that assigns or removes them. Every act
+# writes a ledger event in its own transaction; e-mails go out after commit.
+
+MIN_PURPOSE_CHARS = 10
+
+
+def _validated_request_fields(
+    *, dataset: Dataset, level: str, purpose: str, duration_days: int | None, columns: list[str]
+) -> tuple[str, int, list[str]]:
+    """Check a request's shape and bounds; raise one ValidationError naming every bad field."""
+    errors: dict[str, str] = {}
+    purpose = (purpose or "").strip()
+    if len(purpose) < MIN_PURPOSE_CHARS:
+        errors["purpose"] = (
+            f"Say what the data is for (at least {MIN_PURPOSE_CHARS} characters): approvers "
+            "and compliance reports show it."
+        )
+    if level not in AccessLevel.values:
+        errors["level"] = f"Choose a level: {', '.join(AccessLevel.values)}."
+    default, maximum = access_duration_bounds(dataset)
+    days = default if duration_days in (None, "") else duration_days
+    if not isinstance(days, int) or not 1 <= days <= maximum:
+        errors["duration_days"] = (
+            f"Choose between 1 and {maximum} days for {dataset.get_sensitivity_display().lower()} "
+            "data."
+        )
+    wanted = [c.strip() for c in columns or [] if c and c.strip()]
+    if wanted:
+        known = set(dataset.columns.values_list("name", flat=True))
+        unknown = sorted(set(wanted) - known)
+        if unknown:
+            errors["columns"] = f"{dataset.name} has no column named {', '.join(unknown)}."
+    if errors:
+        raise ValidationError(errors)
+    return purpose, days, list(dict.fromkeys(wanted))
+
+
+@transaction.atomic
+def access_request_create(
+    *,
+    requester: AbstractBaseUser,
+    dataset: Dataset,
+    level: str,
+    purpose: str,
+    duration_days: int | None = None,
+    columns: list[str] | None = None,
+    renews: AccessGrant | None = None,
+) -> AccessRequest:
+    """Ask for access to a dataset's data; approvers are told after commit."""
+    refusal = access_request_refusal(requester, dataset)
+    if refusal:
+        raise ValidationError(refusal)
+    purpose, days, wanted = _validated_request_fields(
+        dataset=dataset, level=level, purpose=purpose, duration_days=duration_days, columns=columns
+    )
+    pending = AccessRequest.objects.filter(
+        dataset=dataset, requester=requester, status=AccessRequest.Status.PENDING
+    ).first()
+    if pending is not None:
+        raise ValidationError(
+            f"You already have a pending request (#{pending.pk}) for {dataset.name}; "
+            "withdraw it first to ask differently."
+        )
+    if renews is not None and (renews.user_id != requester.pk or renews.dataset_id != dataset.pk):
+        raise ValidationError("Only the holder can renew a grant, for the same dataset.")
+    access_request = AccessRequest.objects.create(
+        dataset=dataset,
+        requester=requester,
+        level=level,
+        purpose=purpose,
+        duration_days=days,
+        columns=wanted,
+        renews=renews,
+    )
+    ledger_record(
+        actor=requester,
+        action="access.requested",
+        target=access_request,
+        data={
+            "dataset": dataset.name,
+            "tier": dataset.sensitivity,
+            "level": level,
+            "purpose": purpose,
+            "duration_days": days,
+            "columns": wanted,
+            "renews_grant": renews.pk if renews else None,
+        },
+    )
+    from access.tasks import access_request_notify_task
+
+    enqueue_on_commit(access_request_notify_task, request_id=access_request.pk, event="requested")
+    return access_request
+
+
+def _locked_request(access_request: AccessRequest) -> AccessRequest:
+    return (
+        AccessRequest.objects.select_for_update()
+        .select_related("dataset", "requester")
+        .get(pk=access_request.pk)
+    )
+
+
+def _require_pending(access_request: AccessRequest) -> None:
+    if access_request.status != AccessRequest.Status.PENDING:
+        status = access_request.get_status_display().lower()
+        raise ValidationError(f"Request #{access_request.pk} is already {status}.")
+
+
+@transaction.atomic
+def access_request_approve(
+    *, access_request: AccessRequest, approver: AbstractBaseUser, comment: str = ""
+) -> AccessRequest:
+    """Record one approval; when the tier's approvals are complete, create the grant."""
+    access_request = _locked_request(access_request)
+    _require_pending(access_request)
+    approvals = list(access_request.approvals.all())
+    capacity = approval_capacity_for(approver, access_request, approvals)
+    if capacity is None:
+        if access_request.requester_id == approver.pk:
+            raise PermissionDenied("You cannot approve your own request.")
+        raise PermissionDenied("You cannot approve this request (or you already have).")
+    approval = AccessApproval.objects.create(
+        request=access_request, approver=approver, capacity=capacity, comment=comment.strip()
+    )
+    approvals.append(approval)
+    complete = approvals_complete(access_request.dataset, approvals)
+    ledger_record(
+        actor=approver,
+        action="access.approved",
+        target=access_request,
+        data={
+            "dataset": access_request.dataset.name,
+            "requester": access_request.requester.get_username(),
+            "capacity": capacity,
+            "comment": approval.comment,
+            "complete": complete,
+            "still_needed": approvals_still_needed(access_request.dataset, approvals),
+        },
+    )
+    if complete:
+        access_request.status = AccessRequest.Status.APPROVED
+        access_request.decided_at = timezone.now()
+        access_request.decided_by = approver
+        access_request.save(update_fields=["status", "decided_at", "decided_by"])
+        _grant_create(access_request=access_request, approvals=approvals)
+    from access.tasks import access_request_notify_task
+
+    event = "approved" if complete else "partially_approved"
+    enqueue_on_commit(access_request_notify_task, request_id=access_request.pk, event=event)
+    return access_request
+
+
+def _grant_create(*, access_request: AccessRequest, approvals: list[AccessApproval]) -> AccessGrant:
+    now = timezone.now()
+    grant = AccessGrant.objects.create(
+        request=access_request,
+        user=access_request.requester,
+        dataset=access_request.dataset,
+        level=access_request.level,
+        purpose=access_request.purpose,
+        columns=access_request.columns,
+        starts_at=now,
+        expires_at=now + timedelta(days=access_request.duration_days),
+    )
+    grant.approvers.set([a.approver_id for a in approvals])
+    ledger_record(
+        actor=approvals[-1].approver,
+        action="access.granted",
+        target=grant,
+        data={
+            "dataset": grant.dataset.name,
+            "user": grant.user.get_username(),
+            "level": grant.level,
+            "purpose": grant.purpose,
+            "columns": grant.columns,
+            "approvers": [a.approver.get_username() for a in approvals],
+            "starts_at": grant.starts_at,
+            "expires_at": grant.expires_at,
+            "request": access_request.pk,
+        },
+    )
+    grant_permissions_sync(user=grant.user, dataset=grant.dataset)
+    return grant
+
+
+@transaction.atomic
+def access_request_deny(
+    *, access_request: AccessRequest, approver: AbstractBaseUser, reason: str
+) -> AccessRequest:
+    """Refuse a request, with a reason the requester sees."""
+    access_request = _locked_request(access_request)
+    _require_pending(access_request)
+    if not can_deny_request(approver, access_request):
+        if access_request.requester_id == approver.pk:
+            raise PermissionDenied("You cannot decide your own request; withdraw it instead.")
+        raise PermissionDenied("You cannot decide requests on this dataset.")
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": "Give a reason: the requester sees it."})
+    access_request.status = AccessRequest.Status.DENIED
+    access_request.decided_at = timezone.now()
+    access_request.decided_by = approver
+    access_request.decision_reason = reason
+    access_request.save(update_fields=["status", "decided_at", "decided_by", "decision_reason"])
+    ledger_record(
+        actor=approver,
+        action="access.denied",
+        target=access_request,
+        data={
+            "dataset": access_request.dataset.name,
+            "requester": access_request.requester.get_username(),
+            "reason": reason,
+        },
+    )
+    from access.tasks import access_request_notify_task
+
+    enqueue_on_commit(access_request_notify_task, request_id=access_request.pk, event="denied")
+    return access_request
+
+
+@transaction.atomic
+def access_request_withdraw(
+    *, access_request: AccessRequest, actor: AbstractBaseUser
+) -> AccessRequest:
+    """The requester takes back a pending request."""
+    access_request = _locked_request(access_request)
+    _require_pending(access_request)
+    if access_request.requester_id != actor.pk:
+        raise PermissionDenied("Only the requester can withdraw a request.")
+    access_request.status = AccessRequest.Status.WITHDRAWN
+    access_request.decided_at = timezone.now()
+    access_request.decided_by = actor
+    access_request.save(update_fields=["status", "decided_at", "decided_by"])
+    ledger_record(
+        actor=actor,
+        action="access.withdrawn",
+        target=access_request,
+        data={"dataset": access_request.dataset.name},
+    )
+    return access_request
+
+
+def _grant_end(
+    *, grant: AccessGrant, ending: str, actor: AbstractBaseUser | None, reason: str
+) -> None:
+    grant.ended_at = timezone.now()
+    grant.ending = ending
+    grant.ended_by = actor
+    grant.end_reason = reason
+    grant.save(update_fields=["ended_at", "ending", "ended_by", "end_reason"])
+    ledger_record(
+        actor=actor,
+        action=f"access.{ending}",
+        target=grant,
+        data={
+            "dataset": grant.dataset.name,
+            "user": grant.user.get_username(),
+            "level": grant.level,
+            "reason": reason,
+            "expires_at": grant.expires_at,
+        },
+    )
+    grant_permissions_sync(user=grant.user, dataset=grant.dataset)
+
+
+@transaction.atomic
+def access_grant_revoke(*, grant: AccessGrant, actor: AbstractBaseUser, reason: str) -> AccessGrant:
+    """End a grant now, with a reason; the holder is told after commit. Idempotent."""
+    grant = (
+        AccessGrant.objects.select_for_update().select_related("dataset", "user").get(pk=grant.pk)
+    )
+    if grant.ended_at is not None:
+        return grant
+    if not can_revoke_grant(actor, grant):
+        raise PermissionDenied("You cannot revoke this grant.")
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": "Give a reason: the holder and the ledger record it."})
+    _grant_end(grant=grant, ending=AccessGrant.Ending.REVOKED, actor=actor, reason=reason)
+    from access.tasks import access_grant_notify_task
+
+    enqueue_on_commit(access_grant_notify_task, grant_id=grant.pk, event="revoked")
+    return grant
+
+
+def access_grants_expire(*, now: datetime | None = None) -> int:
+    """Revoke every grant past its expiry, one transaction each; returns how many ended."""
+    now = now or timezone.now()
+    due = list(
+        AccessGrant.objects.filter(ended_at__isnull=True, expires_at__lte=now)
+        .order_by("expires_at")
+        .values_list("pk", flat=True)
+    )
+    ended = 0
+    for pk in due:
+        with transaction.atomic():
+            grant = (
+                AccessGrant.objects.select_for_update()
+                .select_related("dataset", "user")
+                .filter(pk=pk, ended_at__isnull=True, expires_at__lte=now)
+                .first()
+            )
+            if grant is None:
+                continue  # another worker got there first
+            _grant_end(grant=grant, ending=AccessGrant.Ending.EXPIRED, actor=None, reason="expired")
+            ended += 1
+    return ended
+
+
+@transaction.atomic
+def grant_permissions_sync(*, user: AbstractBaseUser, dataset: Dataset) -> set[str]:
+    """Make `user`'s guardian permissions on `dataset` match their grants in force right now.
+
+    The only writer of dataset object permissions: read_dataset_data while any grant is in
+    force, read_dataset_data_full while a full one is. Returns the codenames now held.
+    """
+    levels = set(
+        AccessGrant.objects.filter(active_grant_q(), user=user, dataset=dataset).values_list(
+            "level", flat=True
+        )
+    )
+    wanted = set()
+    if levels:
+        wanted.add(READ_PERM)
+    if AccessLevel.FULL in levels:
+        wanted.add(READ_FULL_PERM)
+    for perm in (READ_PERM, READ_FULL_PERM):
+        if perm in wanted:
+            assign_perm(perm, user, dataset)
+        else:
+            remove_perm(perm, user, dataset)
+    return {p.split(".", 1)[1] for p in wanted}
+
+
+@transaction.atomic
+def dataset_read_record(
+    *,
+    user: AbstractBaseUser,
+    dataset: Dataset,
+    access: ReadAccess,
+    channel: str,
+    detail: dict | None = None,
+) -> None:
+    """Log one read of a dataset's data (preview, download, API) and stamp the grant's last use."""
+    ledger_record(
+        actor=user,
+        action="data.read",
+        target=dataset,
+        data={
+            "channel": channel,
+            "level": access.level,
+            "basis": access.basis,
+            "grant": access.grant.pk if access.grant else None,
+            "tier": dataset.sensitivity,
+            "raw_sensitive": read_is_logged_in_full(dataset, access),
+            "columns": list(access.columns),
+            **(detail or {}),
+        },
+    )
+    if access.grant is not None:
+        AccessGrant.objects.filter(pk=access.grant.pk).update(
+            last_read_at=timezone.now(), read_count=F("read_count") + 1
+        )
+
+
+def access_notification_send(*, access_request_id: int, event: str) -> int:
+    """E-mail about a request: approvers when it is made, the requester on every decision."""
+    access_request = (
+        AccessRequest.objects.select_related("dataset", "requester", "decided_by")
+        .filter(pk=access_request_id)
+        .first()
+    )
+    if access_request is None:
+        return 0
+    dataset = access_request.dataset
+    link = access_request.get_absolute_url()
+    if event == "requested":
+        recipients = _approver_emails(access_request)
+        subject = f"[Charter] Access request #{access_request.pk}: {dataset.name}"
+        body = (
+            f"{access_request.requester.get_username()} asks for {access_request.level} access to "
+            f"{dataset.name} ({dataset.sensitivity}) for {access_request.duration_days} days.\n\n"
+            f"Purpose: {access_request.purpose}\n\nDecide: {link}\n"
+        )
+    else:
+        recipients = [access_request.requester.email]
+        subject = f"[Charter] Your access request #{access_request.pk} for {dataset.name}: {event}"
+        body = _decision_body(access_request, event) + f"\nDetails: {link}\n"
+    recipients = sorted({r for r in recipients if r})
+    if not recipients:
+        return 0
+    return send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, recipients)
+
+
+def _decision_body(access_request: AccessRequest, event: str) -> str:
+    if event == "denied":
+        return f"Denied by {access_request.decided_by}. Reason: {access_request.decision_reason}\n"
+    approvals = list(access_request.approvals.select_related("approver"))
+    who = ", ".join(f"{a.approver.get_username()} ({a.capacity})" for a in approvals)
+    if event == "approved":
+        grant = AccessGrant.objects.filter(request=access_request).first()
+        until = grant.expires_at.strftime("%Y-%m-%d %H:%M UTC") if grant else "?"
+        return f"Approved by {who}. You can read the data ({access_request.level}) until {until}.\n"
+    still = ", ".join(approvals_still_needed(access_request.dataset, approvals))
+    return f"Approved so far by {who}. Still needed: {still}.\n"
+
+
+def _approver_emails(access_request: AccessRequest) -> list[str]:
+    dataset = access_request.dataset
+    roles = [STEWARD, COMPLIANCE] if dataset.sensitivity == Sensitivity.RESTRICTED else [STEWARD]
+    emails = list(
+        User.objects.filter(groups__name__in=roles, is_active=True)
+        .exclude(pk=access_request.requester_id)
+        .values_list("email", flat=True)
+    )
+    if dataset.owner and dataset.owner_id != access_request.requester_id:
+        emails.append(dataset.owner.email)
+    return emails
+
+
+def access_grant_notification_send(*, grant_id: int, event: str) -> int:
+    """E-mail a grant's holder that it was revoked (with the reason)."""
+    grant = (
+        AccessGrant.objects.select_related("dataset", "user", "ended_by")
+        .filter(pk=grant_id)
+        .first()
+    )
+    if grant is None or not grant.user.email:
+        return 0
+    subject = f"[Charter] Your access to {grant.dataset.name} was {event}"
+    body = (
+        f"Your {grant.level} access to {grant.dataset.name} ended on "
+        f"{grant.ended_at:%Y-%m-%d %H:%M} UTC ({event}"
+        f"{' by ' + grant.ended_by.get_username() if grant.ended_by else ''}).\n"
+        f"Reason: {grant.end_reason}\n\nTo keep reading, request access again.\n"
+    )
+    return send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [grant.user.email])
