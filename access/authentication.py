@@ -28,7 +28,6 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
         return 'Bearer realm="api"'
 
 
-
 class ApiTokenScheme(OpenApiAuthenticationExtension):
     """Describe the scheme in the OpenAPI schema, so /api/docs/ offers "Authorize"."""
 

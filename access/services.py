@@ -42,7 +42,7 @@ from config.celery import enqueue_on_commit
 from ledger.services import ledger_record
 
 User = get_user_model()
-TOKEN_PREFIX = "chr_"
+TOKEN_PREFIX = "chr_"  # noqa: S105  a label on tokens, not a secret
 
 
 def _digest(raw: str) -> str:
@@ -86,10 +86,14 @@ def api_token_authenticate(*, raw: str) -> AbstractBaseUser | None:
     return token.user
 
 
+def _throttle_username(username: str) -> str:
+    return username.strip().lower()[:150]
+
+
 def login_is_throttled(*, username: str, ip_address: str) -> bool:
     """True while (username, address) is cooling off after too many failures."""
     locked_until = (
-        LoginThrottle.objects.filter(username=username.lower(), ip_address=ip_address)
+        LoginThrottle.objects.filter(username=_throttle_username(username), ip_address=ip_address)
         .values_list("locked_until", flat=True)
         .first()
     )
@@ -101,7 +105,7 @@ def login_failure_record(*, username: str, ip_address: str) -> bool:
     """Count a failed login, log it, and start a cool-off at the limit. Returns True if locked."""
     now = timezone.now()
     throttle, _ = LoginThrottle.objects.select_for_update().get_or_create(
-        username=username.lower()[:150], ip_address=ip_address
+        username=_throttle_username(username), ip_address=ip_address
     )
     if throttle.locked_until and throttle.locked_until <= now:
         throttle.failures = 0  # the cool-off is over: a fresh allowance
@@ -120,11 +124,14 @@ def login_failure_record(*, username: str, ip_address: str) -> bool:
 @transaction.atomic
 def login_success_record(*, user: AbstractBaseUser, ip_address: str) -> None:
     """Log a login and clear the failure count for that username and address."""
-    LoginThrottle.objects.filter(username=user.get_username().lower(), ip_address=ip_address).delete()
+    LoginThrottle.objects.filter(
+        username=_throttle_username(user.get_username()), ip_address=ip_address
+    ).delete()
     ledger_record(actor=user, action="auth.login", target=user, data={"ip": ip_address})
 
 
 def logout_record(*, user: AbstractBaseUser, ip_address: str) -> None:
+    """Log a logout (called before the session ends, while the user is still known)."""
     ledger_record(actor=user, action="auth.logout", target=user, data={"ip": ip_address})
 
 

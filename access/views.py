@@ -1,11 +1,13 @@
 """Login, logout and personal API tokens."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.decorators import method_decorator
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from access.forms import ApiTokenCreateForm
@@ -20,7 +22,14 @@ from access.services import (
 )
 from config.http import client_ip
 
-COOL_OFF_MESSAGE = "Too many failed attempts for this account from your address. Try again later."
+COOL_OFF_MESSAGE = (
+    "Too many failed attempts for this account from your address. "
+    "Wait {minutes} minutes, then try again."
+)
+
+
+def _cool_off_message() -> str:
+    return COOL_OFF_MESSAGE.format(minutes=max(1, settings.CHARTER_LOGIN_COOLOFF_SECONDS // 60))
 
 
 @method_decorator(login_not_required, name="dispatch")
@@ -31,11 +40,13 @@ class LoginView(auth_views.LoginView):
     def post(self, request, *args, **kwargs):
         username = request.POST.get("username", "")
         if login_is_throttled(username=username, ip_address=client_ip(request)):
-            form = self.get_form()
-            form.errors.clear()
-            form.add_error(None, COOL_OFF_MESSAGE)
-            return self.render_to_response(self.get_context_data(form=form), status=429)
+            return self._cool_off(username)  # no password check at all while cooling off
         return super().post(request, *args, **kwargs)
+
+    def _cool_off(self, username: str) -> HttpResponse:
+        form = self.get_form_class()(self.request, initial={"username": username})
+        context = self.get_context_data(form=form, cool_off_message=_cool_off_message())
+        return self.render_to_response(context, status=429)
 
     def form_valid(self, form):
         response = super().form_valid(form)
@@ -45,9 +56,9 @@ class LoginView(auth_views.LoginView):
     def form_invalid(self, form):
         username = self.request.POST.get("username", "")
         locked = login_failure_record(username=username, ip_address=client_ip(self.request))
-        if locked:
-            form.add_error(None, COOL_OFF_MESSAGE)
-        return super().form_invalid(form)
+        if not locked:
+            return super().form_invalid(form)
+        return self._cool_off(username)
 
 
 class LogoutView(auth_views.LogoutView):
@@ -57,6 +68,7 @@ class LogoutView(auth_views.LogoutView):
         return super().post(request, *args, **kwargs)
 
 
+@never_cache  # the page that shows a new token must not be kept by any cache
 @require_http_methods(["GET", "POST"])
 def token_list(request: HttpRequest) -> HttpResponse:
     form = ApiTokenCreateForm(request.POST or None)

@@ -11,9 +11,9 @@ def env_bool(name: str, *, default: bool) -> bool:
     raw = os.environ.get(name)
     if raw is None or raw == "":
         return default
-    if raw.lower() in ("true", "1", "yes"):
+    if raw.strip().lower() == "true":
         return True
-    if raw.lower() in ("false", "0", "no"):
+    if raw.strip().lower() == "false":
         return False
     raise ImproperlyConfigured(f"{name} must be true or false, not {raw!r}")
 

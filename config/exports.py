@@ -28,7 +28,9 @@ def csv_rows(header: list[str], rows: Iterable[Iterable[Any]]) -> Iterator[str]:
         yield writer.writerow([csv_safe(v) for v in row])
 
 
-def csv_response(filename: str, header: list[str], rows: Iterable[Iterable[Any]]) -> StreamingHttpResponse:
+def csv_response(
+    filename: str, header: list[str], rows: Iterable[Iterable[Any]]
+) -> StreamingHttpResponse:
     response = StreamingHttpResponse(csv_rows(header, rows), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response

@@ -4,6 +4,7 @@ from django.contrib.auth.decorators import login_not_required
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.template import loader
 from django.views.decorators.http import require_GET
 
 from config.home import home_panels
@@ -34,4 +35,8 @@ def error_404(request: HttpRequest, exception=None) -> HttpResponse:
 
 
 def error_500(request: HttpRequest) -> HttpResponse:
-    return render(request, "errors/500.html", status=500)
+    """The error page in the portal's look; without the user's context if that fails too."""
+    try:
+        return render(request, "errors/500.html", status=500)
+    except Exception:  # noqa: BLE001  e.g. the database is down: the layout's context needs it
+        return HttpResponse(loader.render_to_string("errors/500.html"), status=500)

@@ -5,9 +5,13 @@ import json
 
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+    StreamingHttpResponse,
+)
 from django.shortcuts import render
-from django.utils import timezone
 
 from access.policies import can_view_ledger
 from config.exports import csv_response
@@ -38,21 +42,27 @@ def event_list_view(request: HttpRequest) -> HttpResponse:
 
 
 def event_export(request: HttpRequest, fmt: str) -> HttpResponse:
-    """Download the (filtered) log; the file names the chain head it was cut from."""
+    """Download the (filtered) log as a consistent cut ending at the export's own event.
+
+    The export is itself a governance act, so it is logged first; that event is the head the
+    file names, and no event appended while the file streams can slip into it.
+    """
     event_filter = _filtered(request)
-    head = ledger_head()
-    ledger_record(
-        actor=request.user,
-        action="ledger.exported",
-        data={"format": fmt, "filters": request.GET.dict(), "head_seq": head["seq"]},
+    if event_filter.is_bound and not event_filter.is_valid():
+        return HttpResponseBadRequest(f"Invalid filter: {event_filter.errors.as_text()}")
+    filters = {k: v for k, v in request.GET.items() if v}
+    event = ledger_record(
+        actor=request.user, action="ledger.exported", data={"format": fmt, "filters": filters}
     )
-    stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
-    rows = event_export_rows(event_filter.qs)
+    head = {"seq": event.seq, "hash": event.hash, "created_at": event.created_at.isoformat()}
+    rows = event_export_rows(event_filter.qs.filter(seq__lte=event.seq))
+    stamp = event.created_at.strftime("%Y%m%dT%H%M%SZ")
     if fmt == "csv":
-        header = EXPORT_FIELDS
         body = ([*row[:7], canonical_json(row[7]), *row[8:]] for row in rows)
-        head_row = [["# head", head["seq"], "", "", "", "", "", "", "", head["hash"]]]
-        return csv_response(f"ledger-{stamp}.csv", header, itertools.chain(head_row, body))
+        head_row = [
+            ["# head", head["seq"], head["created_at"], "", "", "", "", "", "", head["hash"]]
+        ]
+        return csv_response(f"ledger-{stamp}.csv", EXPORT_FIELDS, itertools.chain(head_row, body))
     response = StreamingHttpResponse(_json_stream(rows, head), content_type="application/json")
     response["Content-Disposition"] = f'attachment; filename="ledger-{stamp}.json"'
     return response

@@ -60,11 +60,16 @@ def test_verify_catches_a_deleted_event(steward):
 
 
 @pytest.mark.django_db
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="the trigger exists on PostgreSQL only")
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="the trigger exists on PostgreSQL only"
+)
 def test_database_trigger_refuses_raw_update(steward):
     from django.db import DatabaseError, transaction
 
     ledger_record(actor=steward, action="test.one")
-    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute("UPDATE ledger_event SET action = 'x'")
+    with (
+        pytest.raises(DatabaseError, match="append-only"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute("UPDATE ledger_event SET action = 'x'")
