@@ -1,0 +1,1 @@
+"""Charter's benchmark suite: `make bench` (see docs/PERFORMANCE.md)."""
