@@ -157,6 +157,12 @@ DEMO_USERS = {
 }
 
 
+def demo_logins() -> list[tuple[str, str]]:
+    """The demo users (username, role) that exist, for the login page of a laptop install."""
+    present = set(User.objects.filter(username__in=DEMO_USERS).values_list("username", flat=True))
+    return [(username, role) for username, role in DEMO_USERS.items() if username in present]
+
+
 @transaction.atomic
 def demo_users_ensure(*, password: str) -> list[str]:
     """Create one demo user per role (idempotent; existing users keep their password)."""

@@ -15,6 +15,7 @@ from access.policies import api_tokens_for, get_api_token_for
 from access.services import (
     api_token_create,
     api_token_revoke,
+    demo_logins,
     login_failure_record,
     login_is_throttled,
     login_success_record,
@@ -43,6 +44,13 @@ class LoginView(auth_views.LoginView):
             return self._cool_off(username)  # no password check at all while cooling off
         return super().post(request, *args, **kwargs)
 
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        if settings.DEBUG:  # a laptop install (`make run`): say how to get in
+            context["demo_logins"] = demo_logins()
+            context["demo_password"] = settings.CHARTER_DEMO_PASSWORD
+        return context
+
     def _cool_off(self, username: str) -> HttpResponse:
         form = self.get_form_class()(self.request, initial={"username": username})
         context = self.get_context_data(form=form, cool_off_message=_cool_off_message())
@@ -68,14 +76,24 @@ class LogoutView(auth_views.LogoutView):
         return super().post(request, *args, **kwargs)
 
 
+NEW_TOKEN_SESSION_KEY = "charter_new_api_token"  # noqa: S105  a session key name
+
+
 @never_cache  # the page that shows a new token must not be kept by any cache
 @require_http_methods(["GET", "POST"])
 def token_list(request: HttpRequest) -> HttpResponse:
+    """List the user's tokens; create one (POST, then redirect: a reload never makes another).
+
+    The raw token crosses the redirect in the server-side session and is removed from it on
+    the very next page, so it is shown exactly once.
+    """
     form = ApiTokenCreateForm(request.POST or None)
-    new_token = None
     if request.method == "POST" and form.is_valid():
-        _, new_token = api_token_create(user=request.user, name=form.cleaned_data["name"])
+        _, raw = api_token_create(user=request.user, name=form.cleaned_data["name"])
+        request.session[NEW_TOKEN_SESSION_KEY] = raw
         messages.success(request, "Token created. Copy it now: it will not be shown again.")
+        return redirect("access:token-list")
+    new_token = request.session.pop(NEW_TOKEN_SESSION_KEY, None)
     tokens = api_tokens_for(request.user)
     return render(
         request, "access/tokens.html", {"form": form, "tokens": tokens, "new_token": new_token}

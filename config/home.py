@@ -2,8 +2,10 @@
 
 from typing import Any
 
+from django.urls import NoReverseMatch, reverse
+
 from access.policies import can_view_ledger
-from access.roles import role_names
+from access.roles import ADMIN, COMPLIANCE, ENGINEER, STEWARD, role_names
 from ledger.models import Event
 
 
@@ -14,8 +16,56 @@ def home_panels(user) -> list[dict[str, Any]]:
     if can_view_ledger(user):
         recent = list(Event.objects.order_by("-seq")[:8])
         panels.append({"kind": "ledger", "title": "Recent governance events", "events": recent})
-    panels.append({"kind": "roles", "title": "Your roles", "roles": role_names(user)})
+    panels.insert(0, _start_panel(user))
     return panels
+
+
+# What each role comes to Charter to do (DESIGN.md, "Who uses it"): label, url name, hint.
+START_LINKS: dict[str, list[tuple[str, str, str]]] = {
+    STEWARD: [
+        (
+            "Register a dataset",
+            "catalog:dataset-register",
+            "Describe a file or table and classify it",
+        ),
+        ("Access requests", "access:inbox", "Approve or deny requests for your data"),
+        ("Audits", "audits:index", "Quality, privacy and fairness checks"),
+    ],
+    ENGINEER: [
+        ("Find data", "catalog:dataset-list", "Search datasets, read their quality record"),
+        ("My access", "access:home", "Request access with a purpose, see your grants"),
+        ("Register a model version", "lineage:model-version-register", "Record its training data"),
+        ("API tokens", "access:token-list", "Read granted data from scripts and pipelines"),
+    ],
+    COMPLIANCE: [
+        ("Governance ledger", "ledger", "Every governance act, hash-chained"),
+        ("Who can read what", "access:report", "Grants, purposes and expiry"),
+        ("Second approvals", "access:inbox", "Restricted data needs you too"),
+        ("Audits", "audits:index", "Run and download audit reports"),
+    ],
+    ADMIN: [
+        ("Users and roles", "admin:index", "Assign roles in the Django admin"),
+        ("Connections", "catalog:connection-list", "Where the data lives"),
+        ("Governance ledger", "ledger", "Every governance act, hash-chained"),
+    ],
+}
+
+
+def _start_panel(user) -> dict[str, Any]:
+    """Shortcuts for the user's roles; a section shows once its app has mounted the page."""
+    roles = role_names(user)
+    links, seen = [], set()
+    for role in roles:
+        for label, url_name, hint in START_LINKS.get(role, []):
+            if url_name in seen:
+                continue
+            try:
+                url = reverse(url_name)
+            except NoReverseMatch:
+                continue
+            seen.add(url_name)
+            links.append({"label": label, "url": url, "hint": hint})
+    return {"kind": "start", "title": "Start here", "roles": roles, "links": links}
 
 
 def _catalog_panels(user) -> list[dict[str, Any]]:

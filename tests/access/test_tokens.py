@@ -10,6 +10,7 @@ from django.core.management.base import CommandError
 
 from access.models import ApiToken
 from access.services import api_token_create, api_token_revoke
+from access.views import NEW_TOKEN_SESSION_KEY
 from ledger.models import Event
 
 pytestmark = pytest.mark.django_db
@@ -21,7 +22,8 @@ TOKEN_RE = re.compile(rb'id="new-token">(chr_[A-Za-z0-9_-]+)<')
 def _create_in_ui(client, user, name="training pipeline") -> str:
     client.force_login(user)
     response = client.post(TOKENS, {"name": name})
-    assert response.status_code == 200
+    assert response.status_code == 302 and response["Location"] == TOKENS  # a reload is harmless
+    response = client.get(TOKENS)
     match = TOKEN_RE.search(response.content)
     assert match, "the new token is shown on the page"
     return match.group(1).decode()
@@ -38,6 +40,7 @@ def test_token_is_shown_once_and_stored_only_as_a_digest(client, compliance):
     assert "no-store" in again["Cache-Control"]
     assert Event.objects.filter(action="api_token.created", actor_id=compliance.pk).exists()
     assert raw not in str(Event.objects.values_list("data", flat=True).first())
+    assert NEW_TOKEN_SESSION_KEY not in client.session
 
 
 def test_token_creation_needs_a_name(client, compliance):
