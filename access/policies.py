@@ -84,6 +84,33 @@ def can_register_dataset(user: AnyUser) -> bool:
     return has_role(user, STEWARD, ADMIN)
 
 
+# --- catalog ----------------------------------------------------------------------------------
+
+
+def can_manage_connections(user: AnyUser) -> bool:
+    """Stewards and admins create and test connections to data sources."""
+    return has_role(user, STEWARD, ADMIN)
+
+
+def issue_reports_for(user: AnyUser) -> QuerySet:
+    """Issue reports on the datasets `user` can see (anyone who sees a dataset sees its reports)."""
+    from catalog.models import IssueReport
+
+    return IssueReport.objects.filter(dataset__in=datasets_for(user, "view").values("pk"))
+
+
+def get_issue_report_for(user: AnyUser, dataset: Dataset, pk: int):
+    """One report on `dataset` (already loaded through get_dataset_for): 404 when not visible."""
+    return get_object_or_404(
+        issue_reports_for(user).select_related("dataset", "reporter"), dataset=dataset, pk=pk
+    )
+
+
+def can_triage_issue_report(user: AnyUser, dataset: Dataset) -> bool:
+    """The owner, the dataset's stewards, stewards and admins change a report's status."""
+    return datasets_for(user, "change").filter(pk=dataset.pk).exists()
+
+
 # --- the governance log -----------------------------------------------------------------------
 
 

@@ -69,6 +69,7 @@ _EMAIL_RE = re.compile(
 _SSN_RE = re.compile(r"^(\d{3})[- ](\d{2})[- ](\d{4})$")
 _IBAN_RE = re.compile(r"^[A-Z]{2}\d{2}[A-Z0-9]{11,30}$")
 _PHONE_RE = re.compile(r"^\+?[\d\s().-]{7,24}$")
+_DATE_LIKE_RE = re.compile(r"^\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|^\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}$")
 _CARD_RE = re.compile(r"^\d(?:[ -]?\d){12,18}$")
 
 
@@ -160,7 +161,7 @@ def is_email(value: str) -> bool:
 def is_phone(value: str) -> bool:
     """A phone number: 7–15 digits, written with a leading + or with separators (not a bare int)."""
     text = value.strip()
-    if not _PHONE_RE.match(text):
+    if not _PHONE_RE.match(text) or _DATE_LIKE_RE.match(text):
         return False
     digits = re.sub(r"\D", "", text)
     if not 7 <= len(digits) <= 15:
@@ -258,14 +259,15 @@ def suggest_pii(column_name: str, values: Iterable[Any] = ()) -> PiiFinding | No
     Values win when a recognizer matches at least half the sample; otherwise a name match alone
     suggests its kind with a moderate score (e.g. `first_name`, where no validator exists).
     """
-    findings = scan_values(values, column_name=column_name)
+    sample = sample_distinct(values)
+    findings = scan_values(sample, column_name=column_name)
     best = findings[0] if findings else None
     if best is not None and best.match_fraction >= MIN_VALUE_FRACTION:
         return best
     name_kind = pii_kind_from_name(column_name)
     if name_kind:
-        sample_size = best.sample_size if best else 0
+        scanned = sum(1 for v in sample if _as_text(v))
         return PiiFinding(
-            entity=name_kind, score=NAME_ONLY_SCORE, sample_size=sample_size, evidence="name"
+            entity=name_kind, score=NAME_ONLY_SCORE, sample_size=scanned, evidence="name"
         )
     return None

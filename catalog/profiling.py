@@ -105,7 +105,7 @@ class _ColumnStats:
             profile["min"], profile["max"] = _json_value(self.minimum), _json_value(self.maximum)
         if self.kind == "numeric" and self.numeric_count:
             profile["mean"] = _json_value(self.total / self.numeric_count)
-        if self.counter:
+        if self.counter and self.counter.most_common(1)[0][1] > 1:  # all-unique: no "top"
             profile["top_values"] = [
                 {"value": value[:200], "count": int(count)}
                 for value, count in self.counter.most_common(TOP_N)

@@ -13,3 +13,8 @@ class Command(BaseCommand):
         roles_bootstrap()
         users = demo_users_ensure(password=settings.CHARTER_DEMO_PASSWORD)
         self.stdout.write(f"demo users ready: {', '.join(users)}")
+        from catalog.demo import seed_catalog_demo
+
+        self.stdout.write(
+            f"catalog demo datasets created: {', '.join(seed_catalog_demo()) or 'none'}"
+        )

@@ -1,0 +1,229 @@
+"""Catalog reads: search, facets, lists and pages. Callers pass the policy queryset in.
+
+Search runs PostgreSQL full-text search (GIN index on the search document) plus trigram word
+similarity for typos; on SQLite it falls back to substring matching with typo correction
+from the visible vocabulary (difflib), so the portal works the same with no database server.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from typing import Any
+
+from django.core.paginator import Paginator
+from django.db import connection
+from django.db.models import (
+    Case,
+    Count,
+    Exists,
+    F,
+    FloatField,
+    IntegerField,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Value,
+    When,
+)
+from django.db.models.functions import Greatest
+
+from catalog.models import Column, Dataset, DatasetVersion, IssueComment, IssueReport
+
+COUNT_CAP = 10_000
+TRIGRAM_THRESHOLD = 0.45
+_TERM = re.compile(r"\w+", re.UNICODE)
+
+
+def search_terms(query: str) -> list[str]:
+    """Words of a search query (letters, digits, '_'), lowercased, at most ten."""
+    return [t.lower() for t in _TERM.findall(query or "")][:10]
+
+
+def pii_exists() -> Exists:
+    """True for a dataset with a declared PII column, or a suggested one nobody has reviewed."""
+    return Exists(
+        Column.objects.filter(dataset=OuterRef("pk")).filter(
+            ~Q(pii_kind="") | (~Q(suggested_pii_kind="") & Q(pii_reviewed=False))
+        )
+    )
+
+
+def dataset_search(queryset: QuerySet[Dataset], query: str) -> QuerySet[Dataset]:
+    """Filter `queryset` to datasets matching `query`, annotated with a `relevance` score."""
+    terms = search_terms(query)
+    if not terms:
+        return queryset.annotate(relevance=Value(0.0, output_field=FloatField()))
+    if connection.vendor == "postgresql":
+        return _search_postgres(queryset, terms)
+    return _search_fallback(queryset, terms)
+
+
+def _search_postgres(queryset: QuerySet[Dataset], terms: list[str]) -> QuerySet[Dataset]:
+    from django.contrib.postgres.search import (
+        SearchQuery,
+        SearchRank,
+        SearchVector,
+        TrigramWordSimilarity,
+    )
+
+    text = " ".join(terms)
+    # Prefix match on every word, so results appear while the user is still typing.
+    tsquery = SearchQuery(" & ".join(f"{t}:*" for t in terms), search_type="raw", config="english")
+    vector = SearchVector("search_document", config="english")
+    similarity = Greatest(
+        TrigramWordSimilarity(Value(text), "name"),
+        TrigramWordSimilarity(Value(text), "title"),
+        TrigramWordSimilarity(Value(text), "search_document") * Value(0.9),
+    )
+    return (
+        queryset.annotate(_vector=vector, _rank=SearchRank(vector, tsquery), _similarity=similarity)
+        .filter(Q(_vector=tsquery) | Q(_similarity__gte=TRIGRAM_THRESHOLD))
+        .annotate(relevance=F("_rank") + F("_similarity"))
+    )
+
+
+def _vocabulary(queryset: QuerySet[Dataset]) -> set[str]:
+    words: set[str] = set()
+    for document in queryset.order_by().values_list("search_document", flat=True)[:5000]:
+        words.update(w.lower() for w in _TERM.findall(document or "") if len(w) > 2)
+    return words
+
+
+def _search_fallback(queryset: QuerySet[Dataset], terms: list[str]) -> QuerySet[Dataset]:
+    """SQLite: every term must appear (as typed, or as its closest visible word when misspelt)."""
+    vocabulary: set[str] | None = None
+    condition = Q()
+    for term in terms:
+        alternatives = Q(search_document__icontains=term)
+        if not queryset.filter(alternatives).exists():
+            if vocabulary is None:
+                vocabulary = _vocabulary(queryset)
+            for word in difflib.get_close_matches(term, vocabulary, n=3, cutoff=0.75):
+                alternatives |= Q(search_document__icontains=word)
+        condition &= alternatives
+    text = " ".join(terms)
+    relevance = Case(
+        When(name__iexact=text.replace(" ", "-"), then=Value(4)),
+        When(name__icontains=terms[0], then=Value(3)),
+        When(title__icontains=terms[0], then=Value(2)),
+        default=Value(1),
+        output_field=IntegerField(),
+    )
+    return queryset.filter(condition).annotate(relevance=relevance)
+
+
+def dataset_list(queryset: QuerySet[Dataset]) -> QuerySet[Dataset]:
+    """What a list row shows: owner, domain, version, tags, whether it holds PII (2 queries)."""
+    return (
+        queryset.select_related("owner", "domain", "current_version")
+        .prefetch_related(Prefetch("tags", to_attr="tag_list"))
+        .annotate(has_pii=pii_exists())
+    )
+
+
+class CappedPaginator(Paginator):
+    """A paginator that never counts past COUNT_CAP (+1): big result sets show '10,000+'."""
+
+    @property
+    def count(self) -> int:  # type: ignore[override]
+        if not hasattr(self, "_capped_count"):
+            self._capped_count = self.object_list[: COUNT_CAP + 1].count()
+        return self._capped_count
+
+    @property
+    def capped(self) -> bool:
+        return self.count > COUNT_CAP
+
+
+FACETS = ("domain", "tag", "owner", "sensitivity", "contains_pii", "status")
+
+
+def dataset_facets(results: QuerySet[Dataset]) -> dict[str, list[dict[str, Any]]]:
+    """Counts per facet value over `results` (already limited to what the user may see)."""
+    ids = results.order_by().values("pk")
+    base = Dataset.objects.filter(pk__in=ids).order_by()
+
+    def counted(field: str, label_field: str | None = None) -> list[dict[str, Any]]:
+        rows = (
+            base.exclude(**{f"{field}__isnull": True})
+            .values(field, *([label_field] if label_field else []))
+            .annotate(count=Count("pk", distinct=True))
+            .order_by("-count", field)[:20]
+        )
+        return [
+            {
+                "value": r[field],
+                "label": r[label_field] if label_field else r[field],
+                "count": r["count"],
+            }
+            for r in rows
+        ]
+
+    sensitivity_labels = dict(Dataset._meta.get_field("sensitivity").choices)
+    status_labels = dict(Dataset.Status.choices)
+    pii = base.annotate(has_pii=pii_exists()).values("has_pii").annotate(count=Count("pk"))
+    return {
+        "domain": counted("domain__name"),
+        "tag": counted("tags__name"),
+        "owner": counted("owner__username", "owner__first_name"),
+        "sensitivity": [
+            {**f, "label": sensitivity_labels.get(f["value"], f["value"])}
+            for f in counted("sensitivity")
+        ],
+        "contains_pii": [
+            {
+                "value": "true" if r["has_pii"] else "false",
+                "label": "Yes" if r["has_pii"] else "No",
+                "count": r["count"],
+            }
+            for r in sorted(pii, key=lambda r: not r["has_pii"])
+        ],
+        "status": [
+            {**f, "label": status_labels.get(f["value"], f["value"])} for f in counted("status")
+        ],
+    }
+
+
+def dataset_page(dataset: Dataset) -> Dataset:
+    """Attach what every dataset page header needs (replacement, stewards, tags, terms)."""
+    dataset.steward_list = list(dataset.stewards.all())
+    dataset.tag_list = list(dataset.tags.all())
+    dataset.term_list = list(dataset.glossary_terms.all())
+    if dataset.replaced_by_id:
+        dataset.replacement = (
+            Dataset.objects.filter(pk=dataset.replaced_by_id).only("name", "title").first()
+        )
+    dataset.open_issue_count = dataset.issue_reports.filter(
+        status__in=IssueReport.OPEN_STATUSES
+    ).count()
+    return dataset
+
+
+def column_list(dataset: Dataset) -> QuerySet[Column]:
+    return dataset.columns.order_by("position")
+
+
+def version_list(dataset: Dataset) -> QuerySet[DatasetVersion]:
+    return dataset.versions.select_related("created_by").order_by("-number")
+
+
+def issue_report_list(queryset: QuerySet[IssueReport]) -> QuerySet[IssueReport]:
+    return queryset.select_related("dataset", "reporter").annotate(comment_count=Count("comments"))
+
+
+def issue_comments(report: IssueReport) -> QuerySet[IssueComment]:
+    return report.comments.select_related("author").order_by("created_at")
+
+
+def open_reports_for_owner(
+    user: Any, visible: QuerySet[Dataset], limit: int = 8
+) -> list[IssueReport]:
+    """Open reports on datasets `user` owns or stewards (for their home page)."""
+    mine = visible.filter(Q(owner=user) | Q(stewards=user)).values("pk")
+    return list(
+        IssueReport.objects.filter(dataset__in=mine, status__in=IssueReport.OPEN_STATUSES)
+        .select_related("dataset", "reporter")
+        .order_by("-created_at")[:limit]
+    )

@@ -1,0 +1,40 @@
+// Results as you type: fetch the results partial for the current query and swap it in.
+// Without JavaScript the search form submits normally.
+(function () {
+  "use strict";
+  var form = document.getElementById("catalog-search");
+  var results = document.getElementById("results");
+  if (!form || !results || !window.fetch) { return; }
+  var box = form.querySelector("input[name=search]");
+  var timer = null;
+  var latest = 0;
+
+  function queryString() {
+    var params = new URLSearchParams(new FormData(form));
+    params.delete("page");
+    return params;
+  }
+
+  function refresh() {
+    var params = queryString();
+    var ticket = ++latest;
+    params.set("partial", "1");
+    fetch(form.dataset.partialUrl + "?" + params.toString(), {
+      headers: { "X-Requested-With": "fetch" }, credentials: "same-origin"
+    }).then(function (response) {
+      if (!response.ok) { throw new Error(response.status); }
+      return response.text();
+    }).then(function (html) {
+      if (ticket !== latest) { return; }  // a newer request is on its way
+      results.innerHTML = html;
+      params.delete("partial");
+      window.history.replaceState(null, "", "?" + params.toString());
+    }).catch(function () { /* keep the current results; the form still submits */ });
+  }
+
+  box.addEventListener("input", function () {
+    window.clearTimeout(timer);
+    timer = window.setTimeout(refresh, 200);
+  });
+  form.querySelector("select[name=sort]").addEventListener("change", function () { form.submit(); });
+})();
