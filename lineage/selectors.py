@@ -222,11 +222,11 @@ def lineage_node_details(
     return out
 
 
-def _safe_reverse(name: str, **kwargs: Any) -> str:
+def _safe_reverse(url_name: str, **kwargs: Any) -> str:
     from django.urls import NoReverseMatch, reverse
 
     try:
-        return reverse(name, kwargs=kwargs)
+        return reverse(url_name, kwargs=kwargs)
     except NoReverseMatch:
         return ""
 
@@ -345,8 +345,10 @@ def job_list() -> QuerySet[Job]:
 
 def model_list() -> QuerySet[Model]:
     """Models with their version count and owner (one query)."""
-    return Model.objects.select_related("owner").annotate(
-        version_count=Count("versions"), last_version_at=Max("versions__created_at")
+    return (
+        Model.objects.select_related("owner")
+        .annotate(version_count=Count("versions"), last_version_at=Max("versions__created_at"))
+        .order_by("name")
     )
 
 

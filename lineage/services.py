@@ -460,6 +460,9 @@ def _quality_from_facets(
                 observed_at=observed,
             )
         )
+    if rows and run is not None:  # a run's later event restates its results: replace, not add
+        kinds = {r.kind for r in rows}
+        ExternalQualityResult.objects.filter(run=run, dataset=dataset, kind__in=kinds).delete()
     ExternalQualityResult.objects.bulk_create(rows)
 
 

@@ -24,12 +24,13 @@ from lineage.models import Job, Model, NodeKind
 from lineage.services import model_version_register
 
 
-def dataset_base_template() -> str:
-    """The catalog's dataset layout once it exists (tabs), else the site layout."""
+def dataset_lineage_template() -> str:
+    """The Lineage tab inside the catalog's dataset frame when it exists, else a plain page."""
     try:
-        return select_template(["catalog/dataset_base.html"]).template.name
+        select_template(["catalog/dataset_base.html"])
     except TemplateDoesNotExist:
-        return "base.html"
+        return "lineage/dataset_lineage.html"
+    return "lineage/dataset_lineage_tab.html"
 
 
 def parse_as_of(value: str | None) -> datetime | None:
@@ -49,18 +50,19 @@ def parse_node(value: str) -> tuple[str, int] | None:
 
 
 def access_read_url(dataset_name: str) -> str:
-    """The access app's read/download page for a dataset, when that app provides one."""
-    for name in (
-        "access:dataset-read",
-        "access:data-read",
-        "access:dataset-download",
-        "access:read",
-    ):
-        try:
-            return reverse(name, kwargs={"name": dataset_name})
-        except NoReverseMatch:
-            continue
-    return ""
+    """The access app's page for reading a dataset's data (preview, masked download)."""
+    try:
+        return reverse("access:dataset-access", kwargs={"name": dataset_name})
+    except NoReverseMatch:
+        return ""
+
+
+def access_download_url(dataset_name: str) -> str:
+    """The access app's CSV download of a dataset (masked per the reader's grant)."""
+    try:
+        return reverse("access:dataset-download", kwargs={"name": dataset_name, "fmt": "csv"})
+    except NoReverseMatch:
+        return ""
 
 
 @login_required
@@ -110,8 +112,7 @@ def dataset_lineage(request: HttpRequest, name: str) -> HttpResponse:
     visible = datasets_for(request.user, "view")
     context.update(
         dataset=dataset,
-        active_tab="lineage",
-        base_template=dataset_base_template(),
+        active_tab="Lineage",
         impact=selectors.lineage_impact(
             user=request.user, start=(NodeKind.DATASET, dataset.pk), visible=visible
         ),
@@ -121,7 +122,7 @@ def dataset_lineage(request: HttpRequest, name: str) -> HttpResponse:
     )
     clearance = dataset_version_clearance(context["versions"])
     context["version_rows"] = [(v, clearance[v.pk]) for v in context["versions"]]
-    return render(request, "lineage/dataset_lineage.html", context)
+    return render(request, dataset_lineage_template(), context)
 
 
 @login_required
@@ -176,9 +177,11 @@ def model_version_detail(request: HttpRequest, name: str, version: str) -> HttpR
             "link": d,
             "visible": d.dataset_version.dataset_id in visible,
             "readable": d.dataset_version.dataset_id in readable,
-            "read_url": access_read_url(d.dataset_version.dataset.name)
+            "read_url": access_read_url(d.dataset_version.dataset.name),
+            "download_url": access_download_url(d.dataset_version.dataset.name)
             if d.dataset_version.dataset_id in readable
             else "",
+            "is_current": d.dataset_version.dataset.current_version_id == d.dataset_version.pk,
             "clearance": clearance[d.dataset_version.pk],
         }
         for d in data

@@ -31,7 +31,7 @@ from lineage.clearance import dataset_version_clearance
 from lineage.models import Job, Model, ModelVersion, NodeKind
 from lineage.openlineage import EventError
 from lineage.services import lineage_event_receive, model_version_register
-from lineage.views import access_read_url, parse_as_of
+from lineage.views import access_download_url, access_read_url, parse_as_of
 
 
 class RawBodyParser:
@@ -305,7 +305,7 @@ class TrainingDataApi(APIView):
             if dv.dataset_id not in visible:
                 items.append({"role": d.role, "redacted": True})
                 continue
-            url = access_read_url(dv.dataset.name) if dv.dataset_id in readable else ""
+            url = access_download_url(dv.dataset.name) if dv.dataset_id in readable else ""
             items.append(
                 {
                     "role": d.role,
@@ -314,7 +314,9 @@ class TrainingDataApi(APIView):
                     "fingerprint": dv.fingerprint,
                     "row_count": dv.row_count,
                     "readable": dv.dataset_id in readable,
-                    "read_url": request.build_absolute_uri(url) if url else None,
+                    "download_url": request.build_absolute_uri(url) if url else None,
+                    "access_url": request.build_absolute_uri(access_read_url(dv.dataset.name)),
+                    "is_current_version": dv.dataset.current_version_id == dv.pk,
                     "cleared_for_training": clearance[dv.pk].cleared,
                     "clearance": [f.__dict__ for f in clearance[dv.pk].findings],
                 }
