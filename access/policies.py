@@ -445,3 +445,98 @@ def get_dataset_for_request(user: AnyUser, name: str) -> tuple[Dataset, bool]:
     if not visible and dataset.sensitivity != Sensitivity.RESTRICTED:
         raise Http404
     return dataset, visible
+
+
+# --- audits -----------------------------------------------------------------------------------
+# Audit policies and runs are seen through their dataset: a run is visible when its dataset is.
+# Stewards (and admins) manage policies; owners manage policies on their own datasets. Reports:
+# compliance officers and admins for everything, stewards for the datasets they look after.
+
+
+def audit_runs_for(user: AnyUser) -> QuerySet:
+    """Audit runs on datasets `user` can see."""
+    from audits.models import AuditRun
+
+    if not user.is_authenticated:
+        return AuditRun.objects.none()
+    return AuditRun.objects.filter(dataset__in=datasets_for(user, "view").values("pk"))
+
+
+def get_audit_run_for(user: AnyUser, pk: int):
+    """One run: 404 when its dataset is invisible to `user`."""
+    return get_object_or_404(
+        audit_runs_for(user).select_related("policy", "dataset", "version", "requested_by"), pk=pk
+    )
+
+
+def audit_policies_for(user: AnyUser) -> QuerySet:
+    """Policies on a visible dataset, and selection policies for stewards, compliance, admins."""
+    from audits.models import AuditPolicy
+
+    if not user.is_authenticated:
+        return AuditPolicy.objects.none()
+    visible = Q(dataset__in=datasets_for(user, "view").values("pk"))
+    if has_role(user, STEWARD, COMPLIANCE, ADMIN):
+        visible |= Q(dataset__isnull=True)
+    return AuditPolicy.objects.filter(visible)
+
+
+def get_audit_policy_for(user: AnyUser, pk: int, *, action: str = "view"):
+    """One policy: 404 if invisible; 403 for "change" unless `user` may manage it."""
+    policy = get_object_or_404(
+        audit_policies_for(user).select_related("dataset", "target_tag", "target_domain"), pk=pk
+    )
+    if action != "view" and not can_manage_audit_policy(user, policy.dataset):
+        raise PermissionDenied
+    return policy
+
+
+def can_manage_audit_policy(user: AnyUser, dataset: Dataset | None) -> bool:
+    """Stewards and admins manage any policy; an owner manages policies on their own dataset."""
+    if has_role(user, STEWARD, ADMIN):
+        return True
+    if dataset is None or not user.is_authenticated:
+        return False
+    return datasets_for(user, "change").filter(pk=dataset.pk).exists()
+
+
+def audit_policy_datasets_choices(user: AnyUser) -> QuerySet[Dataset]:
+    """Datasets `user` may target with a policy."""
+    return datasets_for(user, "change")
+
+
+def can_download_audit_report(user: AnyUser, dataset: Dataset) -> bool:
+    """Compliance officers and admins; stewards (and the owner) for their own datasets."""
+    if has_role(user, COMPLIANCE, ADMIN):
+        return True
+    if not user.is_authenticated:
+        return False
+    return dataset.owner_id == user.pk or dataset.stewards.filter(pk=user.pk).exists()
+
+
+def can_download_compliance_report(user: AnyUser) -> bool:
+    """The compliance report over many datasets is for compliance officers and admins."""
+    return has_role(user, COMPLIANCE, ADMIN)
+
+
+def can_edit_processing_activities(user: AnyUser) -> bool:
+    """The record of processing activities (GDPR Art. 30) is kept by stewards and compliance."""
+    return has_role(user, STEWARD, COMPLIANCE, ADMIN)
+
+
+def can_view_processing_activities(user: AnyUser) -> bool:
+    return has_role(user, STEWARD, COMPLIANCE, ADMIN)
+
+
+def can_decide_pii_proposal(user: AnyUser, dataset: Dataset) -> bool:
+    """Accepting a PII proposal classifies a column: stewards and admins who may change it."""
+    return has_role(user, STEWARD, ADMIN) and datasets_for(user, "change").filter(
+        pk=dataset.pk
+    ).exists()
+
+
+def can_mitigate_dataset(user: AnyUser, dataset: Dataset) -> bool:
+    """Producing a reweighed derived dataset registers a dataset: stewards and admins."""
+    return can_register_dataset(user) and datasets_for(user, "change").filter(
+        pk=dataset.pk
+    ).exists()

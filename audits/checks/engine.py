@@ -12,6 +12,7 @@ from typing import Any
 
 from audits.checks.drift import DistributionDriftCheck
 from audits.checks.fairness import FairnessCheck
+from audits.checks.privacy import PiiScanCheck, RetentionCheck
 from audits.checks.quality import (
     Accumulator,
     AllowedValuesCheck,
@@ -37,6 +38,8 @@ DATA_CHECKS: dict[str, type[Accumulator]] = {
     "schema_drift": SchemaDriftCheck,
     "distribution_drift": DistributionDriftCheck,
     "fairness": FairnessCheck,
+    "pii_scan": PiiScanCheck,
+    "retention": RetentionCheck,
 }
 CHUNK_ROWS = 100_000
 

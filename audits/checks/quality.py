@@ -35,6 +35,8 @@ class CheckContext:
     reference_schema: list[dict[str, Any]] | None = None
     masks: dict[str, Masker] = field(default_factory=dict)
     references: dict[int, dict[str, Any]] = field(default_factory=dict)
+    declared_pii: dict[str, str] = field(default_factory=dict)  # column -> declared PII kind
+    facts: dict[str, Any] = field(default_factory=dict)  # retention days, legal basis, purpose...
 
 
 class Accumulator:

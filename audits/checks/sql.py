@@ -20,6 +20,7 @@ from audits.checks.drift import (
     equal_width_edges,
 )
 from audits.checks.fairness import FIELDS, fairness_result, merge_counts
+from audits.checks.privacy import SAMPLE_LIMIT, pii_compare, pii_result, retention_facts_result
 from audits.checks.quality import (
     CheckContext,
     column_missing_result,
@@ -140,6 +141,20 @@ class PushdownRun:
                     items.append(
                         (f"c{index}_bin{b}", sql.SQL("COUNT(*) FILTER (WHERE {})").format(cond))
                     )
+        if kind == "retention" and spec.get("date_column") and self.ctx.facts.get("retention_days"):
+            import datetime as dt
+
+            cutoff = self.ctx.now - dt.timedelta(days=self.ctx.facts["retention_days"])
+            date_col = _ident(spec["date_column"])
+            items.append(
+                (f"c{index}_nulls", sql.SQL("COUNT(*) FILTER (WHERE {} IS NULL)").format(date_col))
+            )
+            items.append(
+                (
+                    f"c{index}_expired",
+                    sql.SQL("COUNT(*) FILTER (WHERE {} < {})").format(date_col, _lit(cutoff)),
+                )
+            )
         if kind == "fairness":
             needed = [spec["label"], *spec["protected"]]
             needed += [c for c in (spec.get("prediction"), spec.get("weight")) if c]
@@ -201,6 +216,17 @@ class PushdownRun:
             return self._drift(index, spec, agg, total, nulls)
         if kind == "fairness":
             return self._fairness(index, spec, agg)
+        if kind == "pii_scan":
+            return self._pii(spec, total)
+        if kind == "retention":
+            expired = agg.get(f"c{index}_expired")
+            return retention_facts_result(
+                spec,
+                self.ctx,
+                total=total,
+                expired_rows=None if expired is None else int(expired),
+                nulls=agg.get(f"c{index}_nulls"),
+            )
         return not_applicable_result(spec, f"{kind} does not run against a table")
 
     def _not_null(self, spec: dict[str, Any], total: int, nulls: int) -> dict[str, Any]:
@@ -335,6 +361,21 @@ class PushdownRun:
                 check.categories[value] += int(n)
         return check.finish()
 
+    def _pii(self, spec: dict[str, Any], total: int) -> dict[str, Any]:
+        sql = _sql()
+        rows = []
+        for column in spec.get("columns") or self.available:
+            col = _ident(column)
+            values = self.query(
+                sql.SQL("SELECT DISTINCT {c} FROM {t} WHERE {c} IS NOT NULL LIMIT {n}").format(
+                    c=col, t=self.table, n=_lit(SAMPLE_LIMIT)
+                )
+            )
+            rows.append(
+                pii_compare(column, self.ctx.declared_pii.get(column, ""), [v for (v,) in values])
+            )
+        return pii_result(spec, rows, total)
+
     def _fairness(self, index: int, spec: dict[str, Any], agg: dict[str, Any]) -> dict[str, Any]:
         sql = _sql()
         groups = [_ident(c) for c in spec["protected"]]
@@ -402,6 +443,10 @@ def _as_utc(value: Any) -> Any:
 
 
 def _columns_of(spec: dict[str, Any]) -> list[str]:
+    if spec["kind"] == "pii_scan":
+        return list(spec.get("columns") or [])
+    if spec["kind"] == "retention":
+        return [spec["date_column"]] if spec.get("date_column") else []
     if spec["kind"] == "fairness":
         return [
             spec["label"],

@@ -1,0 +1,755 @@
+"""Audit policies, runs and their results: every write of the audits app goes through here.
+
+A run is a state machine (queued -> running -> passed / failed / error). Workers claim a run
+with a conditional UPDATE and own it by its attempt number: heartbeats and the final write
+only succeed for the current owner, so a redelivered or recovered task never doubles a run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import time
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
+from django.db import transaction
+from django.db.models import F, Q, QuerySet
+from django.utils import timezone
+
+from audits.checks.results import error_result, suite_statistics
+from audits.checks.specs import CheckSpecError, check_label, validate_checks
+from audits.models import AuditPolicy, AuditRun, CheckResult, PiiProposal
+from catalog import sources
+from catalog.models import Column, Dataset, DatasetVersion, Sensitivity
+from config.celery import enqueue_on_commit
+from ledger.services import ledger_record
+
+logger = logging.getLogger(__name__)
+User = get_user_model()
+
+STALE_SECONDS = int(os.environ.get("CHARTER_AUDIT_STALE_SECONDS", "120"))
+HEARTBEAT_SECONDS = 2.0
+FIRE_TASK = "audits.tasks.audit_policy_fire_task"
+DB_CHECKS = ("access_review",)
+POLICY_FIELDS = (
+    "name",
+    "description",
+    "checks",
+    "dataset",
+    "target_tag",
+    "target_domain",
+    "target_tier",
+    "schedule_kind",
+    "interval_minutes",
+    "cron",
+    "enabled",
+    "notify",
+    "time_limit_seconds",
+)
+
+
+class RunAborted(Exception):
+    """The run was taken over by another worker, or ran past its time limit."""
+
+
+# --- policies -----------------------------------------------------------------------------------
+
+
+def _cron_fields(cron: str) -> list[str]:
+    from celery.schedules import crontab
+
+    parts = cron.split()
+    if len(parts) != 5:
+        raise ValidationError({"cron": "Use five fields: minute hour day month weekday."})
+    try:
+        crontab(*parts[:2], day_of_month=parts[2], month_of_year=parts[3], day_of_week=parts[4])
+    except (ValueError, TypeError) as exc:
+        raise ValidationError({"cron": f"Not a valid cron expression: {exc}"}) from exc
+    return parts
+
+
+def _validate_policy(values: dict[str, Any]) -> dict[str, Any]:
+    """Check every field's meaning; raise one ValidationError naming all bad fields."""
+    errors: dict[str, list[str]] = {}
+    name = (values.get("name") or "").strip()
+    values["name"] = name
+    if not name:
+        errors["name"] = ["Give the policy a name."]
+    try:
+        values["checks"] = validate_checks(values.get("checks"))
+    except CheckSpecError as exc:
+        errors["checks"] = exc.messages
+    targets = [
+        values.get("dataset"),
+        values.get("target_tag"),
+        values.get("target_domain"),
+        values.get("target_tier"),
+    ]
+    if values.get("dataset") and any(targets[1:]):
+        errors["dataset"] = ["Target one dataset, or a selection by tag/domain/tier, not both."]
+    elif not any(targets):
+        errors["dataset"] = ["Choose a dataset, or a tag, domain or tier to select datasets."]
+    if values.get("target_tier") and values["target_tier"] not in Sensitivity.values:
+        errors["target_tier"] = [f"Unknown tier {values['target_tier']!r}."]
+    kind = values.get("schedule_kind") or AuditPolicy.ScheduleKind.MANUAL
+    values["schedule_kind"] = kind
+    if kind not in AuditPolicy.ScheduleKind.values:
+        errors["schedule_kind"] = [f"Unknown schedule kind {kind!r}."]
+    if kind == AuditPolicy.ScheduleKind.INTERVAL and not (values.get("interval_minutes") or 0) >= 1:
+        errors["interval_minutes"] = ["Give an interval of at least 1 minute."]
+    if kind == AuditPolicy.ScheduleKind.CRON:
+        try:
+            values["cron"] = " ".join(_cron_fields((values.get("cron") or "").strip()))
+        except ValidationError as exc:
+            errors.update(exc.message_dict)
+    limit = values.get("time_limit_seconds") or 900
+    if not 10 <= int(limit) <= 86400:
+        errors["time_limit_seconds"] = ["The time limit must be between 10 s and 24 h."]
+    values["time_limit_seconds"] = int(limit)
+    if errors:
+        raise ValidationError(errors)
+    return values
+
+
+def audit_policy_schedule_sync(*, policy: AuditPolicy) -> None:
+    """Keep the policy's django-celery-beat PeriodicTask in step with its schedule and state."""
+    from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
+
+    task = policy.periodic_task
+    if policy.schedule_kind == AuditPolicy.ScheduleKind.MANUAL:
+        if task is not None:
+            AuditPolicy.objects.filter(pk=policy.pk).update(periodic_task=None)
+            policy.periodic_task = None
+            task.delete()
+        return
+    fields: dict[str, Any] = {"interval": None, "crontab": None}
+    if policy.schedule_kind == AuditPolicy.ScheduleKind.INTERVAL:
+        fields["interval"], _ = IntervalSchedule.objects.get_or_create(
+            every=policy.interval_minutes, period=IntervalSchedule.MINUTES
+        )
+    else:
+        minute, hour, dom, month, dow = policy.cron.split()
+        fields["crontab"], _ = CrontabSchedule.objects.get_or_create(
+            minute=minute,
+            hour=hour,
+            day_of_month=dom,
+            month_of_year=month,
+            day_of_week=dow,
+            timezone="UTC",
+        )
+    fields.update(
+        name=f"audit policy {policy.pk}: {policy.name}"[:200],
+        task=FIRE_TASK,
+        kwargs=json.dumps({"policy_id": policy.pk}),
+        enabled=policy.enabled,
+        description=f"Runs audit policy {policy.name} ({policy.schedule_label}).",
+    )
+    if task is None:
+        task = PeriodicTask.objects.create(**fields)
+        AuditPolicy.objects.filter(pk=policy.pk).update(periodic_task=task)
+        policy.periodic_task = task
+    else:
+        for key, value in fields.items():
+            setattr(task, key, value)
+        task.save()
+
+
+def _policy_snapshot(policy: AuditPolicy) -> dict[str, Any]:
+    return {
+        "name": policy.name,
+        "checks": policy.checks,
+        "target": policy.target_label,
+        "schedule": policy.schedule_label,
+        "enabled": policy.enabled,
+        "notify": policy.notify,
+        "time_limit_seconds": policy.time_limit_seconds,
+    }
+
+
+@transaction.atomic
+def audit_policy_create(*, actor: AbstractBaseUser | None, **values: Any) -> AuditPolicy:
+    """Create a policy from validated values, schedule it, and log it."""
+    unknown = set(values) - set(POLICY_FIELDS)
+    if unknown:
+        raise ValidationError({"detail": [f"Unknown field(s): {', '.join(sorted(unknown))}."]})
+    values = _validate_policy({k: values.get(k) for k in POLICY_FIELDS if k in values})
+    if AuditPolicy.objects.filter(name=values["name"]).exists():
+        raise ValidationError({"name": [f"A policy named {values['name']} already exists."]})
+    values.setdefault("target_tier", "")
+    values["target_tier"] = values["target_tier"] or ""
+    values["cron"] = values.get("cron") or ""
+    policy = AuditPolicy.objects.create(created_by=actor, **values)
+    audit_policy_schedule_sync(policy=policy)
+    ledger_record(
+        actor=actor, action="audit_policy.created", target=policy, data=_policy_snapshot(policy)
+    )
+    return policy
+
+
+@transaction.atomic
+def audit_policy_update(
+    *, policy: AuditPolicy, actor: AbstractBaseUser | None, **changes: Any
+) -> AuditPolicy:
+    """Change a policy's fields (only those named in POLICY_FIELDS); re-sync its schedule."""
+    unknown = set(changes) - set(POLICY_FIELDS)
+    if unknown:
+        raise ValidationError({"detail": [f"Unknown field(s): {', '.join(sorted(unknown))}."]})
+    before = _policy_snapshot(policy)
+    values = {k: getattr(policy, k) for k in POLICY_FIELDS}
+    values.update(changes)
+    values = _validate_policy(values)
+    if AuditPolicy.objects.filter(name=values["name"]).exclude(pk=policy.pk).exists():
+        raise ValidationError({"name": [f"A policy named {values['name']} already exists."]})
+    values["target_tier"] = values.get("target_tier") or ""
+    values["cron"] = values.get("cron") or ""
+    for key, value in values.items():
+        setattr(policy, key, value)
+    policy.save()
+    audit_policy_schedule_sync(policy=policy)
+    after = _policy_snapshot(policy)
+    changed = {k: {"from": before[k], "to": after[k]} for k in after if before[k] != after[k]}
+    if changed:
+        ledger_record(actor=actor, action="audit_policy.updated", target=policy, data=changed)
+    return policy
+
+
+@transaction.atomic
+def audit_policy_delete(*, policy: AuditPolicy, actor: AbstractBaseUser | None) -> None:
+    """Delete a policy and its schedule; its runs go with it, the ledger keeps the record."""
+    ledger_record(
+        actor=actor, action="audit_policy.deleted", target=policy, data=_policy_snapshot(policy)
+    )
+    task = policy.periodic_task
+    policy.delete()
+    if task is not None:
+        task.delete()
+
+
+def audit_policy_datasets(*, policy: AuditPolicy) -> QuerySet[Dataset]:
+    """The datasets a policy targets now (active ones only, for a selection)."""
+    if policy.dataset_id:
+        return Dataset.objects.filter(pk=policy.dataset_id)
+    q = Q(status=Dataset.Status.ACTIVE)
+    if policy.target_tag_id:
+        q &= Q(tags=policy.target_tag_id)
+    if policy.target_domain_id:
+        q &= Q(domain=policy.target_domain_id)
+    if policy.target_tier:
+        q &= Q(sensitivity=policy.target_tier)
+    return Dataset.objects.filter(q).distinct().order_by("name")
+
+
+# --- requesting runs ----------------------------------------------------------------------------
+
+
+@transaction.atomic
+def audit_run_request(
+    *,
+    policy: AuditPolicy,
+    actor: AbstractBaseUser | None,
+    trigger: str = AuditRun.Trigger.MANUAL,
+    datasets: QuerySet[Dataset] | None = None,
+) -> list[AuditRun]:
+    """Queue one run per targeted dataset; each is sent to a worker after commit."""
+    from audits.tasks import audit_run_task
+
+    targets = list(datasets if datasets is not None else audit_policy_datasets(policy=policy))
+    if not targets:
+        raise ValidationError({"detail": ["The policy targets no dataset right now."]})
+    runs = []
+    for dataset in targets:
+        run = AuditRun.objects.create(
+            policy=policy,
+            dataset=dataset,
+            trigger=trigger,
+            checks=policy.checks,
+            requested_by=actor if actor is not None and actor.is_authenticated else None,
+        )
+        ledger_record(
+            actor=actor,
+            action="audit_run.queued",
+            target=run,
+            data={"policy": policy.name, "dataset": dataset.name, "trigger": trigger},
+        )
+        enqueue_on_commit(audit_run_task, run_id=run.pk)
+        runs.append(run)
+    return runs
+
+
+def audit_policy_fire(*, policy_id: int) -> list[AuditRun]:
+    """What the beat schedule calls: queue runs for an enabled policy (skip a vanished one)."""
+    policy = AuditPolicy.objects.filter(pk=policy_id, enabled=True).first()
+    if policy is None:
+        logger.info("audit policy %s vanished or is disabled; nothing to run", policy_id)
+        return []
+    try:
+        return audit_run_request(policy=policy, actor=None, trigger=AuditRun.Trigger.SCHEDULE)
+    except ValidationError:
+        logger.info("audit policy %s targets no dataset; nothing to run", policy_id)
+        return []
+
+
+# --- executing a run ----------------------------------------------------------------------------
+
+
+def audit_run_claim(*, run_id: int, task_id: str) -> int | None:
+    """Take ownership of a run: queued, or running but abandoned (stale heartbeat or the same
+    task redelivered after its worker died). Returns the attempt number that owns it, or None."""
+    now = timezone.now()
+    stale = now - dt.timedelta(seconds=STALE_SECONDS)
+    claimable = Q(state=AuditRun.State.QUEUED) | Q(
+        Q(state=AuditRun.State.RUNNING)
+        & (Q(heartbeat_at__lt=stale) | Q(heartbeat_at__isnull=True) | Q(task_id=task_id))
+    )
+    with transaction.atomic():
+        updated = AuditRun.objects.filter(claimable, pk=run_id).update(
+            state=AuditRun.State.RUNNING,
+            task_id=task_id[:100],
+            attempts=F("attempts") + 1,
+            started_at=now,
+            heartbeat_at=now,
+            progress=0,
+            error_message="",
+        )
+        if not updated:
+            return None
+        return AuditRun.objects.values_list("attempts", flat=True).get(pk=run_id)
+
+
+class _Owner:
+    """Heartbeat, progress and deadline for the attempt that owns a run."""
+
+    def __init__(self, run: AuditRun, attempt: int) -> None:
+        self.run_id = run.pk
+        self.attempt = attempt
+        self.deadline = time.monotonic() + run.policy.time_limit_seconds
+        self.limit = run.policy.time_limit_seconds
+        self.last_beat = 0.0
+
+    def beat(self, percent: int | None = None, *, force: bool = False) -> None:
+        if time.monotonic() > self.deadline:
+            raise RunAborted(f"The run exceeded its time limit of {self.limit} s.")
+        if not force and time.monotonic() - self.last_beat < HEARTBEAT_SECONDS:
+            return
+        fields: dict[str, Any] = {"heartbeat_at": timezone.now()}
+        if percent is not None:
+            fields["progress"] = max(1, min(int(percent), 99))
+        mine = AuditRun.objects.filter(
+            pk=self.run_id, state=AuditRun.State.RUNNING, attempts=self.attempt
+        )
+        if not mine.update(**fields):
+            raise RunAborted("Another worker took over this run.")
+        self.last_beat = time.monotonic()
+
+
+def audit_run_execute(*, run_id: int, task_id: str) -> AuditRun | None:
+    """Run a queued run once (the task calls this).
+
+    1. Claim the run (conditional UPDATE); a run someone else owns is left alone.
+    2. Open the source; a broken source ends the run as `error` with a readable message.
+    3. Bind the run to the version it sees: a new fingerprint records a new version first.
+    4. Run the data checks (one chunked pass, or pushed-down SQL) and the database checks.
+    5. Store results and the final state, log it, and notify on failure, only if still owner.
+    """
+    attempt = audit_run_claim(run_id=run_id, task_id=task_id)
+    if attempt is None:
+        logger.info("audit run %s is finished, gone or owned by a live worker", run_id)
+        return None
+    run = AuditRun.objects.select_related("policy", "dataset", "dataset__connection").get(pk=run_id)
+    owner = _Owner(run, attempt)
+    try:
+        source = sources.open_source(run.dataset)
+        owner.beat(1, force=True)
+        version, previous = _bind_version(run, source)
+        owner.beat(5, force=True)
+        results, evidence, scope = _run_checks(run, source, version, previous, owner)
+    except sources.SourceError as exc:
+        return audit_run_fail(run_id=run_id, attempt=attempt, message=str(exc))
+    except RunAborted as exc:
+        if "time limit" in str(exc):
+            return audit_run_fail(run_id=run_id, attempt=attempt, message=str(exc))
+        logger.info("audit run %s: %s", run_id, exc)
+        return None
+    return _run_finish(
+        run_id=run_id,
+        attempt=attempt,
+        version=version,
+        results=results,
+        evidence=evidence,
+        scope=scope,
+    )
+
+
+def _bind_version(
+    run: AuditRun, source: Any
+) -> tuple[DatasetVersion | None, DatasetVersion | None]:
+    """Return (version the run reads, the version that was current before it)."""
+    from catalog.services import dataset_profile
+
+    dataset = run.dataset
+    previous = dataset.current_version
+    fingerprint = source.fingerprint()
+    if previous is not None and previous.fingerprint == fingerprint.sha256:
+        return previous, previous
+    dataset_profile(dataset_id=dataset.pk, reason=f"audit run {run.pk} saw a new fingerprint")
+    dataset.refresh_from_db(fields=["current_version"])
+    current = DatasetVersion.objects.filter(pk=dataset.current_version_id).first()
+    if current is None or current.fingerprint != fingerprint.sha256:
+        raise sources.SourceError(
+            "The data changed while it was being read, or it could not be profiled; "
+            "the run could not be bound to a version. Try again."
+        )
+    return current, previous
+
+
+def _masks(dataset: Dataset) -> tuple[dict[str, Any], dict[str, str]]:
+    from access.masking import HASH, mask_value, rule_for
+
+    masks: dict[str, Any] = {}
+    declared: dict[str, str] = {}
+    key = settings.CHARTER_MASKING_KEY
+    for column in Column.objects.filter(dataset=dataset):
+        declared[column.name] = column.pii_kind or ""
+        kind = column.pii_kind or column.suggested_pii_kind  # suggested PII is masked too
+        if not kind:
+            continue
+        rule = rule_for(kind, column.masking or "") or HASH
+
+        def mask(value: Any, rule: str = rule) -> Any:
+            return mask_value(value, rule, key=key)
+
+        masks[column.name] = mask
+    return masks, declared
+
+
+def _references(
+    run: AuditRun,
+    version: DatasetVersion | None,
+    previous: DatasetVersion | None,
+    specs: list[dict[str, Any]],
+) -> dict[int, dict]:
+    """For each drift check, the distribution a run recorded on the reference version."""
+    references: dict[int, dict] = {}
+    for index, spec in enumerate(specs):
+        if spec["kind"] != "distribution_drift":
+            continue
+        number = spec.get("reference_version")
+        if number is None:
+            if previous is not None and version is not None and previous.pk != version.pk:
+                number = previous.number
+            elif version is not None:
+                number = version.number - 1
+        if not number:
+            continue
+        rows = (
+            CheckResult.objects.filter(
+                run__dataset=run.dataset,
+                run__version__number=number,
+                kind="distribution_drift",
+                column=spec["column"],
+            )
+            .order_by("-run__finished_at")
+            .values_list("result", flat=True)[:5]
+        )
+        for result in rows:
+            distribution = (result.get("details") or {}).get("distribution")
+            if distribution:
+                references[index] = {**distribution, "version": number}
+                break
+    return references
+
+
+def _facts(dataset: Dataset) -> dict[str, Any]:
+    oldest = dataset.versions.order_by("created_at").values_list("created_at", flat=True).first()
+    return {
+        "retention_days": dataset.retention_days,
+        "legal_basis": dataset.legal_basis,
+        "purpose": dataset.purpose,
+        "pii_columns": list(dataset.columns.exclude(pii_kind="").values_list("name", flat=True)),
+        "oldest_version_at": (oldest or dataset.created_at).isoformat(),
+    }
+
+
+def _run_checks(
+    run: AuditRun,
+    source: Any,
+    version: DatasetVersion | None,
+    previous: DatasetVersion | None,
+    owner: _Owner,
+) -> tuple[list, list, dict]:
+    from audits.checks.engine import run_on_source
+    from audits.checks.quality import CheckContext
+    from audits.checks.sql import run_pushdown
+    from audits.governance import access_review_result
+
+    specs = run.checks
+    masks, declared = _masks(run.dataset)
+    ctx = CheckContext(
+        now=timezone.now(),
+        columns=[c.as_dict() for c in source.columns()],
+        reference_schema=previous.schema if previous is not None else None,
+        masks=masks,
+        references=_references(run, version, previous, specs),
+        declared_pii=declared,
+        facts=_facts(run.dataset),
+    )
+    data_specs = [(i, s) for i, s in enumerate(specs) if s["kind"] not in DB_CHECKS]
+    results: dict[int, dict[str, Any]] = {}
+    evidence: list[str] = []
+    total = version.row_count if version is not None else None
+    if data_specs:
+        only = [s for _, s in data_specs]
+        if isinstance(source, sources.PostgresSource):
+            found, evidence = run_pushdown(source, only, ctx, on_progress=owner.beat)
+            scope = {"method": "pushed-down SQL on the whole table", "sample_size": total}
+        else:
+            found = run_on_source(source, only, ctx, total_rows=total, on_progress=owner.beat)
+            scope = {"method": "one chunked pass over the whole file", "sample_size": total}
+        results.update({i: r for (i, _), r in zip(data_specs, found, strict=True)})
+    else:
+        scope = {"method": "governance records only", "sample_size": None}
+    for index, spec in enumerate(specs):
+        if spec["kind"] == "access_review":
+            results[index] = access_review_result(spec, run.dataset, ctx.now)
+    return [results[i] for i in range(len(specs))], evidence, scope
+
+
+def _result_row(
+    run: AuditRun, index: int, spec: dict[str, Any], result: dict[str, Any]
+) -> CheckResult:
+    observed = result.get("observed_value")
+    return CheckResult(
+        run=run,
+        index=index,
+        kind=spec["kind"],
+        column=(spec.get("column") or "")[:200],
+        label=check_label(spec)[:200],
+        success=result["success"],
+        severity=result["severity"],
+        status=result["status"],
+        observed_value=observed,
+        element_count=result.get("element_count"),
+        unexpected_count=result.get("unexpected_count"),
+        unexpected_percent=result.get("unexpected_percent"),
+        result=result,
+    )
+
+
+@transaction.atomic
+def _run_finish(
+    *,
+    run_id: int,
+    attempt: int,
+    version: DatasetVersion | None,
+    results: list[dict[str, Any]],
+    evidence: list[str],
+    scope: dict,
+) -> AuditRun | None:
+    run = (
+        AuditRun.objects.select_for_update()
+        .filter(pk=run_id, state=AuditRun.State.RUNNING, attempts=attempt)
+        .first()
+    )
+    if run is None:
+        logger.info("audit run %s attempt %s lost ownership before finishing", run_id, attempt)
+        return None
+    CheckResult.objects.filter(run=run).delete()  # none expected; a re-claimed run starts clean
+    CheckResult.objects.bulk_create(
+        [
+            _result_row(run, i, s, r)
+            for i, (s, r) in enumerate(zip(run.checks, results, strict=True))
+        ]
+    )
+    stats = suite_statistics(results)
+    failed = any(r["status"] in ("fail", "error") for r in results)
+    run.state = AuditRun.State.FAILED if failed else AuditRun.State.PASSED
+    run.version = version
+    run.summary = stats
+    run.evidence = evidence
+    run.scope = scope
+    run.progress = 100
+    run.finished_at = timezone.now()
+    run.save(
+        update_fields=[
+            "state",
+            "version",
+            "summary",
+            "evidence",
+            "scope",
+            "progress",
+            "finished_at",
+        ]
+    )
+    _pii_proposals(run, results)
+    ledger_record(
+        actor=None,
+        action="audit_run.finished",
+        target=run,
+        data={
+            "state": run.state,
+            "dataset": run.dataset.name,
+            "version": version.number if version else None,
+            "summary": stats,
+        },
+    )
+    if failed and run.policy.notify:
+        from audits.tasks import audit_run_notify_task
+
+        enqueue_on_commit(audit_run_notify_task, run_id=run.pk)
+    return run
+
+
+def _pii_proposals(run: AuditRun, results: list[dict[str, Any]]) -> None:
+    columns = {c.name: c for c in Column.objects.filter(dataset=run.dataset)}
+    proposals = []
+    for result in results:
+        if result["kind"] != "pii_scan":
+            continue
+        for row in result["details"].get("columns", []):
+            column = columns.get(row["column"])
+            if column is None or "proposal" not in row:
+                continue
+            if PiiProposal.objects.filter(
+                column=column, proposed_kind=row["proposal"], status=PiiProposal.Status.OPEN
+            ).exists():
+                continue
+            evidence = {
+                k: row[k]
+                for k in ("score", "match_fraction", "sample_size", "evidence", "validators")
+            }
+            proposals.append(
+                PiiProposal(
+                    run=run,
+                    column=column,
+                    declared_kind=row["declared"],
+                    proposed_kind=row["proposal"],
+                    evidence=evidence,
+                )
+            )
+    PiiProposal.objects.bulk_create(proposals)
+
+
+@transaction.atomic
+def audit_run_fail(*, run_id: int, attempt: int | None, message: str) -> AuditRun | None:
+    """End a run as `error` with a readable message (broken source, time limit, crash)."""
+    runs = (
+        AuditRun.objects.select_for_update()
+        .filter(pk=run_id)
+        .exclude(state__in=AuditRun.FINAL_STATES)
+    )
+    if attempt is not None:
+        runs = runs.filter(attempts=attempt)
+    run = runs.select_related("policy", "dataset").first()
+    if run is None:
+        return None
+    run.state = AuditRun.State.ERROR
+    run.error_message = message[:2000]
+    run.finished_at = timezone.now()
+    run.save(update_fields=["state", "error_message", "finished_at"])
+    ledger_record(
+        actor=None,
+        action="audit_run.finished",
+        target=run,
+        data={"state": run.state, "dataset": run.dataset.name, "error": message[:500]},
+    )
+    if run.policy.notify:
+        from audits.tasks import audit_run_notify_task
+
+        enqueue_on_commit(audit_run_notify_task, run_id=run.pk)
+    return run
+
+
+def audit_runs_recover() -> list[int]:
+    """Re-queue runs whose worker died (running, heartbeat stale) or whose message was lost."""
+    from audits.tasks import audit_run_task
+
+    stale = timezone.now() - dt.timedelta(seconds=STALE_SECONDS)
+    abandoned = Q(state=AuditRun.State.RUNNING, heartbeat_at__lt=stale) | Q(
+        state=AuditRun.State.QUEUED, queued_at__lt=stale
+    )
+    recovered = []
+    for run_id in AuditRun.objects.filter(abandoned).values_list("pk", flat=True)[:100]:
+        with transaction.atomic():
+            if AuditRun.objects.filter(abandoned, pk=run_id).update(
+                state=AuditRun.State.QUEUED, heartbeat_at=None, queued_at=timezone.now()
+            ):
+                enqueue_on_commit(audit_run_task, run_id=run_id)
+                recovered.append(run_id)
+    return recovered
+
+
+def audit_run_notify(*, run_id: int) -> int:
+    """E-mail the dataset's owner and stewards that a run failed; returns how many were sent."""
+    run = AuditRun.objects.select_related("dataset__owner", "policy").filter(pk=run_id).first()
+    if run is None or run.state not in (AuditRun.State.FAILED, AuditRun.State.ERROR):
+        return 0
+    people = [run.dataset.owner] if run.dataset.owner else []
+    people += list(run.dataset.stewards.all())
+    emails = sorted({p.email for p in people if p.email})
+    if not emails:
+        return 0
+    stats = run.summary or {}
+    body = (
+        f"The audit policy {run.policy.name} {run.state} on dataset {run.dataset.name}.\n"
+        f"Checks evaluated: {stats.get('evaluated', '-')}, unsuccessful: "
+        f"{stats.get('unsuccessful', '-')}.\n"
+        f"{run.error_message}\n"
+        f"Details: {run.get_absolute_url()}\n"
+    )
+    return send_mail(
+        f"[Charter] Audit {run.state}: {run.dataset.name}",
+        body,
+        settings.DEFAULT_FROM_EMAIL,
+        emails,
+    )
+
+
+# --- PII proposals ----------------------------------------------------------------------------
+
+
+@transaction.atomic
+def pii_proposal_decide(
+    *, proposal: PiiProposal, actor: AbstractBaseUser, accept: bool
+) -> PiiProposal:
+    """Accept (classify the column through the catalog's service) or reject a PII proposal."""
+    from catalog.services import column_update
+
+    proposal = (
+        PiiProposal.objects.select_for_update()
+        .select_related("column__dataset")
+        .get(pk=proposal.pk)
+    )
+    if proposal.status != PiiProposal.Status.OPEN:
+        raise ValidationError({"detail": ["This proposal has already been decided."]})
+    if accept:
+        column_update(
+            column=proposal.column, actor=actor, data={"pii_kind": proposal.proposed_kind}
+        )
+    proposal.status = PiiProposal.Status.ACCEPTED if accept else PiiProposal.Status.REJECTED
+    proposal.decided_by = actor
+    proposal.decided_at = timezone.now()
+    proposal.save(update_fields=["status", "decided_by", "decided_at"])
+    ledger_record(
+        actor=actor,
+        action=f"pii_proposal.{proposal.status}",
+        target=proposal.column,
+        data={
+            "proposal": proposal.pk,
+            "from": proposal.declared_kind,
+            "to": proposal.proposed_kind,
+            "run": proposal.run_id,
+        },
+    )
+    return proposal
+
+
+def error_results_for(specs: list[dict[str, Any]], message: str) -> list[dict[str, Any]]:
+    """Results for a run that could not evaluate anything (used by reports of errored runs)."""
+    return [error_result(s, message) for s in specs]

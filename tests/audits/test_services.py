@@ -1,0 +1,311 @@
+"""Audit services: policies with their beat schedule, runs as a state machine, results, ledger."""
+
+import pandas as pd
+import pytest
+from django.core import mail
+from django.core.exceptions import ValidationError
+from django_celery_beat.models import PeriodicTask
+
+from audits import services
+from audits.models import AuditPolicy, AuditRun, CheckResult, PiiProposal
+from ledger.models import Event
+from tests.audits.conftest import people_frame
+
+CHECKS = [
+    {"kind": "not_null", "column": "email"},
+    {"kind": "range", "column": "age", "min_value": 0, "max_value": 120},
+    {"kind": "unique", "column": "id"},
+]
+
+
+@pytest.fixture
+def dataset(make_dataset):
+    return make_dataset()
+
+
+@pytest.fixture
+def policy(dataset, steward):
+    return services.audit_policy_create(
+        actor=steward, name="people quality", checks=CHECKS, dataset=dataset
+    )
+
+
+def run_now(policy, actor, capture):
+    with capture(execute=True):
+        runs = services.audit_run_request(policy=policy, actor=actor)
+    return [AuditRun.objects.get(pk=r.pk) for r in runs]
+
+
+@pytest.mark.django_db
+def test_policy_create_validates_checks_and_logs(dataset, steward):
+    with pytest.raises(ValidationError) as err:
+        services.audit_policy_create(
+            actor=steward, name="bad", dataset=dataset, checks=[{"kind": "range", "column": "age"}]
+        )
+    assert "give min_value" in str(err.value)
+    assert not AuditPolicy.objects.exists()
+    policy = services.audit_policy_create(actor=steward, name="ok", checks=CHECKS, dataset=dataset)
+    assert Event.objects.filter(action="audit_policy.created", target_id=str(policy.pk)).exists()
+    assert policy.checks[0]["mostly"] == 1.0  # defaults filled in
+
+
+@pytest.mark.django_db
+def test_policy_needs_exactly_one_kind_of_target(dataset, steward):
+    with pytest.raises(ValidationError, match="Choose a dataset"):
+        services.audit_policy_create(actor=steward, name="none", checks=CHECKS)
+    with pytest.raises(ValidationError, match="not both"):
+        services.audit_policy_create(
+            actor=steward, name="both", checks=CHECKS, dataset=dataset, target_tier="internal"
+        )
+
+
+@pytest.mark.django_db
+def test_schedule_is_kept_in_step_with_a_periodic_task(policy, steward):
+    assert policy.periodic_task is None
+    services.audit_policy_update(
+        policy=policy, actor=steward, schedule_kind="interval", interval_minutes=15
+    )
+    task = PeriodicTask.objects.get(pk=policy.periodic_task_id)
+    assert task.interval.every == 15 and task.enabled and task.task.endswith("fire_task")
+    services.audit_policy_update(
+        policy=policy, actor=steward, schedule_kind="cron", cron="30 2 * * 1"
+    )
+    task.refresh_from_db()
+    assert task.crontab.minute == "30" and task.crontab.hour == "2" and task.interval is None
+    services.audit_policy_update(policy=policy, actor=steward, enabled=False)
+    task.refresh_from_db()
+    assert task.enabled is False
+    services.audit_policy_update(policy=policy, actor=steward, schedule_kind="manual")
+    assert not PeriodicTask.objects.filter(pk=task.pk).exists()
+    with pytest.raises(ValidationError, match="cron"):
+        services.audit_policy_update(
+            policy=policy, actor=steward, schedule_kind="cron", cron="every day"
+        )
+
+
+@pytest.mark.django_db
+def test_run_binds_a_new_version_and_passes(policy, steward, django_capture_on_commit_callbacks):
+    [run] = run_now(policy, steward, django_capture_on_commit_callbacks)
+    assert run.state == AuditRun.State.PASSED, run.error_message
+    assert run.version is not None and run.version.number == 1
+    assert run.progress == 100 and run.attempts == 1
+    assert run.summary["evaluated"] == 3 and run.summary["success_percent"] == 100
+    assert CheckResult.objects.filter(run=run).count() == 3
+    assert Event.objects.filter(action="audit_run.finished", target_id=str(run.pk)).exists()
+    # same bytes, same version: the second run reuses it and finds the same
+    [again] = run_now(policy, steward, django_capture_on_commit_callbacks)
+    assert again.version_id == run.version_id
+    assert [r.result for r in again.results.all()] == [r.result for r in run.results.all()]
+
+
+@pytest.mark.django_db
+def test_changed_file_records_a_new_version_first(
+    policy, dataset, steward, data_root, django_capture_on_commit_callbacks
+):
+    [first] = run_now(policy, steward, django_capture_on_commit_callbacks)
+    frame = people_frame()
+    frame.loc[3, "age"] = 500
+    frame.to_csv(data_root / "people.csv", index=False)
+    [second] = run_now(policy, steward, django_capture_on_commit_callbacks)
+    assert second.version.number == first.version.number + 1
+    assert second.state == AuditRun.State.FAILED
+    failed = second.results.get(kind="range")
+    assert failed.unexpected_count == 1 and failed.result["partial_unexpected_list"] == [500]
+
+
+@pytest.mark.django_db
+def test_failed_run_notifies_owner_and_stewards(
+    dataset, steward, steward2, django_capture_on_commit_callbacks
+):
+    dataset.stewards.add(steward2)
+    policy = services.audit_policy_create(
+        actor=steward,
+        name="strict",
+        dataset=dataset,
+        checks=[{"kind": "row_count", "min_value": 10_000}],
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        [run] = services.audit_run_request(policy=policy, actor=steward)
+    run.refresh_from_db()
+    assert run.state == AuditRun.State.FAILED
+    assert len(mail.outbox) == 1
+    assert set(mail.outbox[0].to) == {steward.email, steward2.email}
+
+
+@pytest.mark.django_db
+def test_broken_source_ends_in_error_with_a_readable_message(
+    policy, dataset, data_root, steward, django_capture_on_commit_callbacks
+):
+    (data_root / "people.csv").unlink()
+    [run] = run_now(policy, steward, django_capture_on_commit_callbacks)
+    assert run.state == AuditRun.State.ERROR
+    assert "people.csv" in run.error_message and "Traceback" not in run.error_message
+
+
+@pytest.mark.django_db
+def test_a_broken_dataset_does_not_stop_the_others(
+    make_dataset, steward, data_root, django_capture_on_commit_callbacks
+):
+    from catalog.models import Tag
+
+    a = make_dataset("a")
+    b = make_dataset("b")
+    tag = Tag.objects.create(name="nightly")
+    a.tags.add(tag)
+    b.tags.add(tag)
+    (data_root / "a.csv").unlink()
+    policy = services.audit_policy_create(
+        actor=steward, name="nightly", checks=CHECKS, target_tag=tag
+    )
+    runs = run_now(policy, steward, django_capture_on_commit_callbacks)
+    assert sorted((r.dataset.name, r.state) for r in runs) == [("a", "error"), ("b", "passed")]
+
+
+@pytest.mark.django_db
+def test_time_limit_ends_the_run_as_error(
+    policy, steward, monkeypatch, django_capture_on_commit_callbacks
+):
+    AuditPolicy.objects.filter(pk=policy.pk).update(time_limit_seconds=10)
+    clock = iter([0.0, 0.0] + [1000.0] * 100)
+    monkeypatch.setattr(services.time, "monotonic", lambda: next(clock))
+    [run] = run_now(policy, steward, django_capture_on_commit_callbacks)
+    assert run.state == AuditRun.State.ERROR
+    assert "time limit of 10 s" in run.error_message
+
+
+@pytest.mark.django_db
+def test_claim_is_exclusive_and_a_finished_run_is_not_rerun(
+    policy, steward, django_capture_on_commit_callbacks
+):
+    [run] = run_now(policy, steward, django_capture_on_commit_callbacks)
+    assert services.audit_run_execute(run_id=run.pk, task_id="again") is None
+    assert CheckResult.objects.filter(run=run).count() == 3
+    queued = AuditRun.objects.create(policy=policy, dataset=run.dataset, checks=policy.checks)
+    assert services.audit_run_claim(run_id=queued.pk, task_id="t1") == 1
+    assert services.audit_run_claim(run_id=queued.pk, task_id="t2") is None  # live owner
+    assert services.audit_run_claim(run_id=queued.pk, task_id="t1") == 2  # redelivered
+
+
+@pytest.mark.django_db
+def test_an_old_attempt_cannot_finish_a_reclaimed_run(policy, steward):
+    run = AuditRun.objects.create(policy=policy, dataset=policy.dataset, checks=policy.checks)
+    old = services.audit_run_claim(run_id=run.pk, task_id="t1")
+    services.audit_run_claim(run_id=run.pk, task_id="t1")  # the message came back
+    assert (
+        services._run_finish(
+            run_id=run.pk, attempt=old, version=None, results=[], evidence=[], scope={}
+        )
+        is None
+    )
+
+
+@pytest.mark.django_db
+def test_abandoned_runs_are_recovered_and_finished_once(
+    policy, steward, django_capture_on_commit_callbacks
+):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    run = AuditRun.objects.create(policy=policy, dataset=policy.dataset, checks=policy.checks)
+    services.audit_run_claim(run_id=run.pk, task_id="dead-worker")
+    AuditRun.objects.filter(pk=run.pk).update(
+        heartbeat_at=timezone.now() - dt.timedelta(seconds=services.STALE_SECONDS + 5)
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.audit_runs_recover() == [run.pk]
+    run.refresh_from_db()
+    assert run.state == AuditRun.State.PASSED and run.attempts == 2
+    assert Event.objects.filter(action="audit_run.finished", target_id=str(run.pk)).count() == 1
+
+
+@pytest.mark.django_db
+def test_pii_scan_proposes_and_a_steward_accepts(
+    make_dataset, steward, django_capture_on_commit_callbacks
+):
+    dataset = make_dataset("contacts")
+    policy = services.audit_policy_create(
+        actor=steward, name="pii", dataset=dataset, checks=[{"kind": "pii_scan"}]
+    )
+    [run] = run_now(policy, steward, django_capture_on_commit_callbacks)
+    result = run.results.get()
+    rows = {r["column"]: r for r in result.result["details"]["columns"]}
+    assert rows["email"]["detected"] == "email" and rows["email"]["finding"] == "undeclared"
+    assert "@" not in str(result.result)  # no raw values anywhere in the result
+    proposal = PiiProposal.objects.get(column__name="email")
+    services.pii_proposal_decide(proposal=proposal, actor=steward, accept=True)
+    proposal.column.refresh_from_db()
+    assert proposal.column.pii_kind == "email"
+    assert Event.objects.filter(action="pii_proposal.accepted").exists()
+    with pytest.raises(ValidationError, match="already been decided"):
+        services.pii_proposal_decide(proposal=proposal, actor=steward, accept=False)
+
+
+@pytest.mark.django_db
+def test_retention_flags_personal_data_without_basis(
+    make_dataset, steward, django_capture_on_commit_callbacks
+):
+    from catalog.models import Column
+
+    dataset = make_dataset("kept")
+    Column.objects.filter(dataset=dataset, name="email").update(pii_kind="email")
+    dataset.retention_days = 3
+    dataset.save(update_fields=["retention_days"])
+    policy = services.audit_policy_create(
+        actor=steward,
+        name="retention",
+        dataset=dataset,
+        checks=[{"kind": "retention", "date_column": "updated_at"}],
+    )
+    [run] = run_now(policy, steward, django_capture_on_commit_callbacks)
+    details = run.results.get().result["details"]
+    assert any("legal basis" in f for f in details["findings"])
+    assert any("older than the 3-day" in f for f in details["findings"])
+
+
+@pytest.mark.django_db
+def test_distribution_drift_uses_the_previous_version_as_baseline(
+    make_dataset, steward, data_root, django_capture_on_commit_callbacks
+):
+    dataset = make_dataset("drifting")
+    policy = services.audit_policy_create(
+        actor=steward,
+        name="drift",
+        dataset=dataset,
+        checks=[
+            {"kind": "distribution_drift", "column": "age"},
+            {"kind": "distribution_drift", "column": "sex"},
+        ],
+    )
+    [first] = run_now(policy, steward, django_capture_on_commit_callbacks)
+    assert [r.status for r in first.results.all()] == ["not_applicable", "not_applicable"]
+    frame = people_frame()
+    frame["age"] = frame["age"] + 60
+    frame["sex"] = "m"
+    frame.to_csv(data_root / "drifting.csv", index=False)
+    [second] = run_now(policy, steward, django_capture_on_commit_callbacks)
+    age, sex = second.results.all()
+    assert age.result["details"]["band"] == "significant" and age.status == "fail"
+    assert age.result["details"]["reference_version"] == 1
+    assert sex.result["details"]["method"] == "chi_square" and sex.status == "fail"
+
+
+@pytest.mark.django_db
+def test_policy_fire_skips_disabled(policy, steward):
+    services.audit_policy_update(policy=policy, actor=steward, enabled=False)
+    assert services.audit_policy_fire(policy_id=policy.pk) == []
+
+
+@pytest.mark.django_db
+def test_delete_removes_the_schedule(policy, steward):
+    services.audit_policy_update(
+        policy=policy, actor=steward, schedule_kind="interval", interval_minutes=5
+    )
+    task_id = policy.periodic_task_id
+    services.audit_policy_delete(policy=policy, actor=steward)
+    assert not PeriodicTask.objects.filter(pk=task_id).exists()
+    assert Event.objects.filter(action="audit_policy.deleted").exists()
+
+
+def test_people_frame_is_plain():
+    assert isinstance(people_frame(5), pd.DataFrame)
