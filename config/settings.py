@@ -190,6 +190,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # `check --deploy` is about deployment safety; schema quality is tested in tests/config.
+    "ENABLE_DJANGO_DEPLOY_CHECK": False,
 }
 
 # Celery: Redis in production and CI; a serverless SQLite broker on a laptop.
@@ -204,9 +206,15 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BROKER_TRANSPORT_OPTIONS = {
-    "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", default=3600)
-}
+if REDIS_URL:
+    # A task not acknowledged this long after delivery (its worker died) is delivered again.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", default=3600)
+    }
+else:
+    # kombu's SQLAlchemy transport hands these to create_engine(): wait for SQLite's write
+    # lock (web, worker and beat share the broker file) instead of failing at once.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"connect_args": {"timeout": 30}}
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TASK_ALWAYS_EAGER = False
 

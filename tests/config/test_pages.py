@@ -140,3 +140,17 @@ def test_security_headers_on_pages(client, steward):
     assert response["X-Frame-Options"] == "DENY"
     assert response["X-Content-Type-Options"] == "nosniff"
     assert response["Referrer-Policy"] == "same-origin"
+
+
+def test_openapi_schema_and_docs_are_served_from_our_own_assets(client, compliance):
+    client.force_login(compliance)
+    schema = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+    assert schema.status_code == 200
+    spec = schema.json()
+    assert spec["openapi"].startswith("3.") and "/api/v1/ledger/events/" in spec["paths"]
+    assert "tokenAuth" in spec["components"]["securitySchemes"]
+    docs = client.get("/api/docs/")
+    assert docs.status_code == 200
+    assert (
+        b"cdn" not in docs.content.lower() and b"/static/drf_spectacular_sidecar/" in docs.content
+    )
