@@ -1,14 +1,10 @@
 """Access pages: request, decide, grants, "My access", a dataset's Access tab and its data."""
 
-from functools import cache
-
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.template import TemplateDoesNotExist
-from django.template.loader import get_template
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -29,6 +25,7 @@ from access.policies import (
     can_view_user_access,
     can_withdraw_request,
     dataset_read_access,
+    datasets_for,
     get_access_grant_for,
     get_access_request_for,
     get_dataset_for,
@@ -42,7 +39,6 @@ from access.selectors import (
     access_inbox_for,
     access_report_grants,
     access_report_rows,
-    dataset_last_reads,
     dataset_pending_requests,
     dataset_readers,
     grant_rows,
@@ -56,18 +52,16 @@ from access.services import (
     access_request_withdraw,
     dataset_read_record,
 )
+from catalog.models import Dataset
+from catalog.selectors import dataset_page
 from catalog.sources import SourceError
 from config.exports import csv_response
 
 
-@cache
-def dataset_base_template() -> str:
-    """The catalog's dataset page frame (tabs) when it exists, else the plain layout."""
-    try:
-        get_template("catalog/dataset_base.html")
-    except TemplateDoesNotExist:
-        return "base.html"
-    return "catalog/dataset_base.html"
+def _dataset_page(request: HttpRequest, dataset: Dataset, **extra) -> dict:
+    """What the catalog's dataset frame (header, tabs) needs, plus this tab's context."""
+    can_edit = datasets_for(request.user, "change").filter(pk=dataset.pk).exists()
+    return {"dataset": dataset_page(dataset), "can_edit": can_edit, "active_tab": "Access", **extra}
 
 
 def _error_text(exc: ValidationError) -> str:
@@ -230,23 +224,19 @@ def dataset_access(request: HttpRequest, name: str) -> HttpResponse:
     access = dataset_read_access(request.user, dataset)
     show_readers = can_view_dataset_readers(request.user, dataset)
     readers = dataset_readers(request.user, dataset) if show_readers else []
-    context = {
-        "base_template": dataset_base_template(),
-        "dataset": dataset,
-        "active_tab": "access",
-        "access": access,
-        "refusal": access_request_refusal(request.user, dataset),
-        "columns": list(dataset.columns.all()),
-        "show_readers": show_readers,
-        "readers": readers,
-        "last_reads": dataset_last_reads(dataset) if show_readers else {},
-        "pending": list(dataset_pending_requests(request.user, dataset)),
-        "my_pending": dataset.access_requests.filter(
-            requester=request.user, status="pending"
-        ).first(),
-        "can_export": can_export_access_report(request.user),
-        "api_url": request.build_absolute_uri(f"/api/v1/datasets/{dataset.name}/rows/"),
-    }
+    context = _dataset_page(
+        request,
+        dataset,
+        access=access,
+        refusal=access_request_refusal(request.user, dataset),
+        columns=list(dataset.columns.all()),
+        show_readers=show_readers,
+        readers=readers,
+        pending=list(dataset_pending_requests(request.user, dataset)),
+        my_pending=dataset.access_requests.filter(requester=request.user, status="pending").first(),
+        can_export=can_export_access_report(request.user),
+        api_url=request.build_absolute_uri(f"/api/v1/datasets/{dataset.name}/rows/"),
+    )
     return render(request, "access/dataset_access.html", context)
 
 
@@ -254,8 +244,7 @@ def dataset_access(request: HttpRequest, name: str) -> HttpResponse:
 def dataset_preview(request: HttpRequest, name: str) -> HttpResponse:
     """The first rows of the data, masked as the grant says; every preview is logged."""
     dataset, access = get_dataset_read_access(request.user, name)
-    context = {"base_template": dataset_base_template(), "dataset": dataset, "access": access}
-    context["active_tab"] = "access"
+    context = _dataset_page(request, dataset, access=access)
     try:
         context["preview"] = reading.preview(dataset, access)
     except SourceError as exc:

@@ -44,7 +44,7 @@ def masked_chunks(
     dataset: Dataset,
     access: ReadAccess,
     *,
-    chunksize: int = STREAM_CHUNK_ROWS,
+    chunksize: int | None = None,
     limit: int | None = None,
 ) -> Iterator[pd.DataFrame]:
     """Yield the data as the grant allows it: granted columns only, masked where it says."""
@@ -53,7 +53,7 @@ def masked_chunks(
     source = open_source(dataset)
     remaining = limit
     rules: dict[str, str] | None = None
-    for chunk in source.iter_chunks(columns=wanted, chunksize=chunksize):
+    for chunk in source.iter_chunks(columns=wanted, chunksize=chunksize or STREAM_CHUNK_ROWS):
         chunk = _restrict(chunk, access)
         if rules is None:
             rules = column_rules(

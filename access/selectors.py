@@ -3,7 +3,7 @@
 from dataclasses import dataclass, field
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Max, Prefetch, QuerySet
+from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 
 from access.models import AccessApproval, AccessGrant, AccessRequest
@@ -19,7 +19,6 @@ from access.policies import (
     can_revoke_grant,
 )
 from catalog.models import Column, Dataset
-from ledger.models import Event
 
 
 def _pii_columns() -> Prefetch:
@@ -123,18 +122,6 @@ def dataset_pending_requests(user: AnyUser, dataset: Dataset) -> QuerySet[Access
     return access_request_list(
         access_requests_for(user).filter(dataset=dataset, status=AccessRequest.Status.PENDING)
     )
-
-
-def dataset_last_reads(dataset: Dataset) -> dict[int, object]:
-    """Last data read per user on a dataset, from the ledger (one aggregate query)."""
-    rows = (
-        Event.objects.filter(
-            action="data.read", target_type="catalog.dataset", target_id=str(dataset.pk)
-        )
-        .values("actor_id")
-        .annotate(last=Max("created_at"))
-    )
-    return {row["actor_id"]: row["last"] for row in rows}
 
 
 def access_report_grants(

@@ -101,3 +101,6 @@ def grant_access(steward, steward2, compliance):
         return req.grant
 
     return _grant
+
+
+from tests.access.matrix import access_world  # noqa: E402, F401  the matrix's fixture
