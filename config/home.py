@@ -13,6 +13,7 @@ def home_panels(user) -> list[dict[str, Any]]:
     """Build the home page's panels for `user` (a few queries, whatever the data size)."""
     panels: list[dict[str, Any]] = []
     panels.extend(_catalog_panels(user))
+    panels.append(_lineage_panel())
     if can_view_ledger(user):
         recent = list(Event.objects.order_by("-seq")[:8])
         panels.append({"kind": "ledger", "title": "Recent governance events", "events": recent})
@@ -77,3 +78,17 @@ def _catalog_panels(user) -> list[dict[str, Any]]:
     if not reports:
         return []
     return [{"kind": "issues", "title": "Open issue reports on your datasets", "reports": reports}]
+
+
+def _lineage_panel() -> dict[str, Any]:
+    """Recent pipeline runs and model versions (two queries)."""
+    from lineage.models import ModelVersion, Run
+
+    runs = list(Run.objects.select_related("job").order_by("-created_at")[:5])
+    versions = list(ModelVersion.objects.select_related("model").order_by("-created_at")[:3])
+    return {
+        "kind": "lineage",
+        "title": "Pipelines and models",
+        "runs": runs,
+        "model_versions": versions,
+    }

@@ -39,7 +39,7 @@ class PlacedNode:
 
     @property
     def kind_label(self) -> str:
-        return {"dataset": "dataset", "job": "job", "model_version": "model"}.get(
+        return {"dataset": "dataset", "job": "job", "model_version": "model version"}.get(
             self.info.kind, ""
         )
 

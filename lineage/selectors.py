@@ -214,7 +214,6 @@ def lineage_node_details(
                 kind=NodeKind.MODEL_VERSION,
                 label=f"{mv.model.name} {mv.version}",
                 url=mv.get_absolute_url(),
-                sub="model",
                 owner=mv.owner.get_username() if mv.owner else "",
             )
     for key in keys:

@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from access.policies import can_register_model_version, datasets_for
 from catalog.models import Column, Dataset, DatasetVersion
+from catalog.services import dataset_search_refresh
 from config.celery import enqueue_on_commit
 from ledger.services import ledger_record
 from lineage.models import (
@@ -234,6 +235,7 @@ def lineage_dataset_discover(
         status=Dataset.Status.DISCOVERED,
         created_by=actor,
     )
+    dataset_search_refresh(dataset=dataset)
     ledger_record(
         actor=actor,
         action="dataset.discovered",
@@ -413,6 +415,7 @@ def _columns_from_schema(*, dataset: Dataset, fields: list, actor: AbstractBaseU
     if changed:
         Column.objects.bulk_update(changed, ["data_type"])
     if added or retyped:
+        dataset_search_refresh(dataset=dataset)
         ledger_record(
             actor=actor,
             action="dataset.columns_from_lineage",

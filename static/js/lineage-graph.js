@@ -6,15 +6,22 @@
     var svg = container.querySelector("svg.lineage-svg");
     if (!svg) return;
     var w0 = parseFloat(svg.dataset.width), h0 = parseFloat(svg.dataset.height);
-    var view = { x: 0, y: 0, w: w0, h: h0 };
     var canvas = container.querySelector(".lineage-canvas");
+    var boxW = Math.max(canvas.clientWidth, 200), boxH = Math.min(Math.max(h0, 260), 640);
     svg.setAttribute("width", "100%");
-    svg.setAttribute("height", Math.min(Math.max(h0, 320), 640));
+    svg.setAttribute("height", boxH);
     svg.setAttribute("preserveAspectRatio", "xMidYMid meet");
     canvas.classList.add("lineage-canvas-js");
+    // Fit: never enlarge a small graph past its natural size; shrink a big one to fit the box.
+    function fit() {
+      var scale = Math.min(1, boxW / w0, boxH / h0);
+      var w = boxW / scale, h = boxH / scale;
+      return { x: (w0 - w) / 2, y: (h0 - h) / 2, w: w, h: h };
+    }
+    var view = fit();
     function apply() { svg.setAttribute("viewBox", [view.x, view.y, view.w, view.h].join(" ")); }
     function zoom(factor, cx, cy) {
-      var nw = Math.min(Math.max(view.w * factor, 120), w0 * 4);
+      var nw = Math.min(Math.max(view.w * factor, 120), Math.max(w0, boxW) * 4);
       var nh = nw * (view.h / view.w);
       cx = cx === undefined ? view.x + view.w / 2 : cx;
       cy = cy === undefined ? view.y + view.h / 2 : cy;
@@ -57,7 +64,7 @@
         if (!b) return;
         if (b.dataset.zoom === "in") zoom(1 / 1.25);
         else if (b.dataset.zoom === "out") zoom(1.25);
-        else { view = { x: 0, y: 0, w: w0, h: h0 }; apply(); }
+        else { view = fit(); apply(); }
       });
     }
     apply();
