@@ -14,6 +14,7 @@ def home_panels(user) -> list[dict[str, Any]]:
     panels: list[dict[str, Any]] = []
     panels.extend(_catalog_panels(user))
     panels.append(_lineage_panel())
+    panels.append(_audits_panel(user))
     if can_view_ledger(user):
         recent = list(Event.objects.order_by("-seq")[:8])
         panels.append({"kind": "ledger", "title": "Recent governance events", "events": recent})
@@ -92,3 +93,12 @@ def _lineage_panel() -> dict[str, Any]:
         "runs": runs,
         "model_versions": versions,
     }
+
+
+def _audits_panel(user) -> dict[str, Any]:
+    """The latest audit runs on datasets the user can see (one query)."""
+    from access.policies import audit_runs_for
+    from audits.selectors import audit_run_list
+
+    runs = list(audit_run_list(audit_runs_for(user))[:6])
+    return {"kind": "audits", "title": "Latest audits", "runs": runs}

@@ -21,3 +21,6 @@ class Command(BaseCommand):
         from lineage.demo import seed_lineage_demo
 
         self.stdout.write(f"lineage demo created: {', '.join(seed_lineage_demo()) or 'none'}")
+        from audits.demo import seed_audits_demo
+
+        self.stdout.write(f"audit demo policies: {', '.join(seed_audits_demo()) or 'none'}")
