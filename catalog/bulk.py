@@ -98,7 +98,7 @@ def metadata_export_rows(datasets: QuerySet[Dataset]) -> Iterator[list[Any]]:
                 col.name,
                 "",
                 col.description,
-                *[""] * 10,
+                *[""] * 9,
                 col.pii_kind,
                 col.protected_attribute,
                 col.masking,

@@ -274,7 +274,8 @@ def pg_table():
             "CREATE TABLE catalog_src.people (id int primary key, email text, score numeric)"
         )
         conn.execute(
-            "INSERT INTO catalog_src.people SELECT g, 'p' || g || '@example.org', g * 1.5 FROM generate_series(1, 50) g"
+            "INSERT INTO catalog_src.people "
+            "SELECT g, 'p' || g || '@example.org', g * 1.5 FROM generate_series(1, 50) g"
         )
     yield params
     with psycopg.connect(
