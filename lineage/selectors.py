@@ -397,5 +397,14 @@ def external_quality_for(*, dataset: Dataset, limit: int = 50) -> list[ExternalQ
     )
 
 
+def discovered_dataset_list(*, visible: QuerySet[Dataset]) -> QuerySet[Dataset]:
+    """Datasets found through lineage and not yet adopted, with their OpenLineage names."""
+    return (
+        visible.filter(status=Dataset.Status.DISCOVERED)
+        .prefetch_related("lineage_refs")
+        .order_by("-created_at")
+    )
+
+
 def lineage_event_list() -> QuerySet[LineageEvent]:
     return LineageEvent.objects.select_related("submitted_by").order_by("-received_at")

@@ -563,6 +563,93 @@ def _register_model_from_event(
         ctx.notes.append(f"charter_modelVersion not registered: {'; '.join(exc.messages)}")
 
 
+# --- discovered datasets: adopt or merge -----------------------------------------------------
+
+
+@transaction.atomic
+def lineage_dataset_adopt(
+    *, dataset: Dataset, actor: AbstractBaseUser, owner: AbstractBaseUser | None = None
+) -> Dataset:
+    """Make a dataset discovered through lineage a governed catalog entry (active, owned)."""
+    if dataset.status != Dataset.Status.DISCOVERED:
+        raise ValidationError(
+            f"Only a discovered dataset can be adopted; {dataset.name} is {dataset.status}."
+        )
+    dataset.status = Dataset.Status.ACTIVE
+    dataset.owner = owner or actor
+    dataset.save(update_fields=["status", "owner", "updated_at"])
+    ledger_record(
+        actor=actor,
+        action="dataset.adopted",
+        target=dataset,
+        data={"owner": dataset.owner.get_username(), "via": "lineage"},
+    )
+    return dataset
+
+
+@transaction.atomic
+def lineage_dataset_merge(
+    *, discovered: Dataset, into: Dataset, actor: AbstractBaseUser
+) -> Dataset:
+    """Fold a discovered dataset into the catalog dataset it really is: its OpenLineage names,
+    edges, column edges and external quality results move over; the discovered entry is
+    deprecated as replaced (nothing is deleted)."""
+    if discovered.pk == into.pk:
+        raise ValidationError("A dataset cannot be merged into itself.")
+    if discovered.status != Dataset.Status.DISCOVERED:
+        raise ValidationError(f"Only a discovered dataset can be merged; {discovered.name} is not.")
+    if discovered.versions.exists():
+        raise ValidationError(f"{discovered.name} has versions of its own; adopt it instead.")
+    now = timezone.now()
+    refs = list(DatasetRef.objects.filter(dataset=discovered).values_list("namespace", "name"))
+    DatasetRef.objects.filter(dataset=discovered).update(dataset=into)
+    _edges_repoint(old=discovered.pk, new=into.pk, at=now)
+    for side in ("src", "dst"):
+        for edge in ColumnLineageEdge.objects.filter(**{f"{side}_dataset": discovered}):
+            setattr(edge, f"{side}_dataset_id", into.pk)
+            clash = ColumnLineageEdge.objects.filter(
+                src_dataset_id=edge.src_dataset_id,
+                src_column=edge.src_column,
+                dst_dataset_id=edge.dst_dataset_id,
+                dst_column=edge.dst_column,
+                valid_to__isnull=True,
+            ).exclude(pk=edge.pk)
+            if edge.valid_to is None and clash.exists():
+                edge.valid_to = now
+            edge.save(update_fields=[f"{side}_dataset", "valid_to"])
+    ExternalQualityResult.objects.filter(dataset=discovered).update(dataset=into)
+    discovered.status = Dataset.Status.DEPRECATED
+    discovered.deprecation_reason = f"Merged into {into.name} (same data, named by lineage)."
+    discovered.replaced_by = into
+    discovered.save(update_fields=["status", "deprecation_reason", "replaced_by", "updated_at"])
+    ledger_record(
+        actor=actor,
+        action="dataset.merged",
+        target=into,
+        data={"from": discovered.name, "openlineage_names": [f"{ns}/{n}" for ns, n in refs]},
+    )
+    return into
+
+
+def _edges_repoint(*, old: int, new: int, at: datetime) -> None:
+    """Move every edge touching dataset `old` to `new`; an open duplicate is closed, not kept."""
+    for side in ("src", "dst"):
+        edges = LineageEdge.objects.filter(**{f"{side}_kind": NodeKind.DATASET, f"{side}_id": old})
+        for edge in edges:
+            setattr(edge, f"{side}_id", new)
+            clash = LineageEdge.objects.filter(
+                src_kind=edge.src_kind,
+                src_id=edge.src_id,
+                dst_kind=edge.dst_kind,
+                dst_id=edge.dst_id,
+                kind=edge.kind,
+                valid_to__isnull=True,
+            ).exclude(pk=edge.pk)
+            if edge.valid_to is None and clash.exists():
+                edge.valid_to = at
+            edge.save(update_fields=[f"{side}_id", "valid_to"])
+
+
 # --- the model registry ---------------------------------------------------------------------
 
 

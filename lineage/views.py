@@ -16,12 +16,22 @@ from django.utils.http import urlencode
 from django.utils.timezone import is_naive, make_aware
 from django.views.decorators.http import require_http_methods
 
-from access.policies import can_register_model_version, datasets_for, get_dataset_for
+from access.policies import (
+    can_register_model_version,
+    can_view_lineage_events,
+    datasets_for,
+    get_dataset_for,
+)
+from catalog.models import Dataset
 from lineage import graph, selectors
 from lineage.clearance import dataset_version_clearance
 from lineage.forms import ModelVersionRegisterForm
 from lineage.models import Job, Model, NodeKind
-from lineage.services import model_version_register
+from lineage.services import (
+    lineage_dataset_adopt,
+    lineage_dataset_merge,
+    model_version_register,
+)
 
 
 def dataset_lineage_template() -> str:
@@ -72,6 +82,10 @@ def index(request: HttpRequest) -> HttpResponse:
         "models": list(selectors.model_list()[:20]),
         "jobs": list(selectors.job_list().order_by("-last_run_at")[:20]),
         "can_register": can_register_model_version(request.user),
+        "can_view_events": can_view_lineage_events(request.user),
+        "discovered_count": datasets_for(request.user, "view")
+        .filter(status=Dataset.Status.DISCOVERED)
+        .count(),
     }
     return render(request, "lineage/index.html", context)
 
@@ -209,3 +223,59 @@ def model_version_register_view(request: HttpRequest) -> HttpResponse:
             messages.success(request, f"Registered {mv}.")
             return redirect(mv.get_absolute_url())
     return render(request, "lineage/model_version_register.html", {"form": form})
+
+
+@login_required
+def discovered_list(request: HttpRequest) -> HttpResponse:
+    """Datasets pipelines named that nobody registered: adopt them, or merge into the real one."""
+    visible = datasets_for(request.user, "view")
+    changeable = set(datasets_for(request.user, "change").values_list("pk", flat=True))
+    rows = list(selectors.discovered_dataset_list(visible=visible)[:200])
+    targets = visible.exclude(status=Dataset.Status.DISCOVERED).filter(pk__in=changeable)
+    context = {
+        "rows": [(d, d.pk in changeable) for d in rows],
+        "targets": list(targets.order_by("name").values_list("name", flat=True)[:500]),
+    }
+    return render(request, "lineage/discovered_list.html", context)
+
+
+@login_required
+@require_http_methods(["POST"])
+def discovered_adopt(request: HttpRequest, name: str) -> HttpResponse:
+    dataset = get_dataset_for(request.user, name, action="change")
+    try:
+        lineage_dataset_adopt(dataset=dataset, actor=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(
+            request, f"Adopted {dataset.name}; you are its owner. Describe and classify it."
+        )
+    return redirect("lineage:discovered")
+
+
+@login_required
+@require_http_methods(["POST"])
+def discovered_merge(request: HttpRequest, name: str) -> HttpResponse:
+    discovered = get_dataset_for(request.user, name, action="change")
+    target_name = request.POST.get("into", "").strip()
+    if not target_name:
+        messages.error(request, "Choose the catalog dataset to merge into.")
+        return redirect("lineage:discovered")
+    into = get_dataset_for(request.user, target_name, action="change")
+    try:
+        lineage_dataset_merge(discovered=discovered, into=into, actor=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("lineage:discovered")
+    messages.success(request, f"Merged {discovered.name} into {into.name}.")
+    return redirect("lineage:dataset-lineage", name=into.name)
+
+
+@login_required
+def event_list(request: HttpRequest) -> HttpResponse:
+    """Raw OpenLineage events and what processing skipped (stewards, admins)."""
+    if not can_view_lineage_events(request.user):
+        raise PermissionDenied
+    events = list(selectors.lineage_event_list()[:100])
+    return render(request, "lineage/event_list.html", {"events": events})
