@@ -55,7 +55,8 @@ def test_engineer_may_not_adopt(client, engineer, discovered):
 def test_merge_moves_names_edges_and_results(client, steward, discovered):
     real = make_dataset("orders", location="/lake/orders.parquet")
     job = Job.objects.get()
-    edges_upsert(  # the real dataset already has the same edge: the moved one is closed, not doubled
+    # the real dataset already has the same edge: the moved one is closed, not doubled
+    edges_upsert(
         edges=[(NodeKind.DATASET, real.pk, NodeKind.JOB, job.pk, EdgeKind.READ, None)],
         run=None,
         at=timezone.now(),
