@@ -134,9 +134,33 @@ def dataset_lineage(request: HttpRequest, name: str) -> HttpResponse:
         quality=selectors.external_quality_for(dataset=dataset),
         versions=list(dataset.versions.order_by("-number")[:10]),
     )
+    context["columns"] = list(dataset.columns.order_by("position").values_list("name", flat=True))
+    context["column"] = request.GET.get("column", "")
+    if context["column"]:
+        context["column_lineage"] = _column_lineage(request, dataset, context["column"])
     clearance = dataset_version_clearance(context["versions"])
     context["version_rows"] = [(v, clearance[v.pk]) for v in context["versions"]]
     return render(request, dataset_lineage_template(), context)
+
+
+def _column_lineage(request: HttpRequest, dataset: Dataset, column: str) -> dict[str, list]:
+    """Columns feeding and fed by `dataset.column`; columns of hidden datasets are redacted."""
+    out: dict[str, list] = {}
+    ids: set[int] = set()
+    for direction in (selectors.UPSTREAM, selectors.DOWNSTREAM):
+        rows = selectors.column_lineage_walk(
+            dataset_id=dataset.pk, column=column, direction=direction, depth=10
+        )
+        out[direction] = rows
+        ids |= {r[0] for r in rows}
+    names = dict(datasets_for(request.user, "view").filter(pk__in=ids).values_list("pk", "name"))
+    return {
+        direction: [
+            {"dataset": names.get(r[0]), "column": r[1] if r[0] in names else "", "depth": r[2]}
+            for r in rows
+        ]
+        for direction, rows in out.items()
+    }
 
 
 @login_required

@@ -241,3 +241,30 @@ def test_runs_and_models_lists(client, engineer, graph):
     assert client.get("/api/v1/models/").json()["results"][0]["name"] == "churn"
     versions = client.get("/api/v1/models/churn/versions/").json()["results"]
     assert versions[0]["data"][0]["dataset"] == "clean"
+
+
+def test_column_lineage_on_the_dataset_tab(client, engineer, graph):
+    from catalog.models import Column
+    from lineage.models import ColumnLineageEdge
+
+    Column.objects.create(dataset=graph["clean"], name="cid", position=0)
+    now = timezone.now()
+    ColumnLineageEdge.objects.create(
+        src_dataset=graph["raw"],
+        src_column="id",
+        dst_dataset=graph["clean"],
+        dst_column="cid",
+        created_at=now,
+    )
+    ColumnLineageEdge.objects.create(
+        src_dataset=graph["secret"],
+        src_column="ssn",
+        dst_dataset=graph["clean"],
+        dst_column="cid",
+        created_at=now,
+    )
+    client.force_login(engineer)
+    page = client.get("/lineage/datasets/clean/?column=cid").content.decode()
+    section = page.split('id="column-lineage"', 1)[1]
+    assert "raw</a>.<code>id</code>" in section
+    assert "ssn" not in section and "a column of a dataset you may not see" in section
