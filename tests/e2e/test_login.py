@@ -15,7 +15,9 @@ ROLES = [
 
 
 @pytest.mark.parametrize(("persona", "role"), ROLES)
-def test_each_role_logs_in_through_the_form_and_sees_home(request, login, live_server, persona, role):
+def test_each_role_logs_in_through_the_form_and_sees_home(
+    request, login, live_server, persona, role
+):
     user = request.getfixturevalue(persona)
     page = login(user)
     assert page.url == f"{live_server.url}/"
