@@ -35,7 +35,6 @@ class Scale:
     ledger_appends_per_writer: int
     ledger_verify_events: int
     csv_rows: int
-    api_datasets: int
     api_grants: int
     http_requests: int  # requests per load run (bounded)
     search_datasets: int
@@ -55,8 +54,7 @@ SCALES = {
         repeats=2,
         ledger_appends_per_writer=20,
         ledger_verify_events=5_000,
-        csv_rows=20_000,
-        api_datasets=300,
+        csv_rows=12_000,
         api_grants=100,
         http_requests=120,
         search_datasets=1_000,
@@ -74,8 +72,7 @@ SCALES = {
         repeats=3,
         ledger_appends_per_writer=60,
         ledger_verify_events=50_000,
-        csv_rows=200_000,
-        api_datasets=2_000,
+        csv_rows=120_000,
         api_grants=500,
         http_requests=400,
         search_datasets=5_000,
@@ -93,8 +90,7 @@ SCALES = {
         repeats=5,
         ledger_appends_per_writer=500,
         ledger_verify_events=1_000_000,
-        csv_rows=10_000_000,
-        api_datasets=100_000,
+        csv_rows=6_500_000,
         api_grants=10_000,
         http_requests=3_000,
         search_datasets=100_000,
@@ -189,6 +185,13 @@ def log(message: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {message}", flush=True)
 
 
+def bench_data_dir() -> Path:
+    """Where generated files live (kept between runs: a 1 GB CSV takes a minute to write)."""
+    path = Path(os.environ.get("BENCH_DATA_DIR", "/tmp/charter-bench-data"))  # noqa: S108
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 # --- the bench database --------------------------------------------------------------------------
 
 
@@ -235,11 +238,28 @@ def bench_env(**extra: str) -> dict[str, str]:
     return env
 
 
+def own_peak_rss_mib() -> float:
+    """This process's peak resident memory (VmHWM), in MiB.
+
+    Read from /proc rather than `ru_maxrss`: a child started by fork+exec inherits its
+    parent's ru_maxrss, so a lean reader started by a fat harness would look fat.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def peak_rss_of(code: str, *, env: dict[str, str] | None = None, timeout: float = 900) -> dict:
     """Run Python `code` in a fresh interpreter; return its JSON stdout plus peak RSS in MiB.
 
-    The child prints one JSON object on its last stdout line; `ru_maxrss` of the child (KiB
-    on Linux) is its peak resident memory, which includes the interpreter and libraries.
+    The child prints one JSON object on its last stdout line, with its own peak memory from
+    `own_peak_rss_mib()` (interpreter and libraries included); `ru_maxrss` of the children is
+    the fallback.
     """
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     start = time.perf_counter()

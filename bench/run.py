@@ -31,6 +31,7 @@ if str(ROOT) not in sys.path:
 from bench.common import (  # noqa: E402
     Figure,
     NotReady,
+    bench_data_dir,
     current_scale,
     database_create,
     database_drop,
@@ -74,12 +75,6 @@ def _setup_django(db_name: str) -> None:
 
     call_command("migrate", verbosity=0, interactive=False)
     call_command("bootstrap_roles", verbosity=0)
-
-
-def bench_data_dir() -> Path:
-    path = Path(os.environ.get("BENCH_DATA_DIR", "/tmp/charter-bench-data"))  # noqa: S108
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 def _format(value: float | None) -> str:
