@@ -2,6 +2,7 @@
 
 import os
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -41,3 +42,27 @@ def env_secret(name: str) -> str:
     if path:
         return Path(path).read_text().strip()
     return os.environ.get(name, "")
+
+
+_CONSOLE = "django.core.mail.backends.console.EmailBackend"
+_SMTP = "django.core.mail.backends.smtp.EmailBackend"
+
+
+def env_email_url(name: str) -> dict[str, object]:
+    """Django's EMAIL_* settings from one URL (NAME_FILE first, as for secrets)."""
+    raw = env_secret(name)
+    if not raw or raw.startswith("console:"):
+        return {"EMAIL_BACKEND": _CONSOLE}
+    url = urlsplit(raw)
+    if url.scheme not in ("smtp", "smtp+tls", "smtps") or not url.hostname:
+        raise ImproperlyConfigured(f"{name} must look like smtp://user:password@host:port")
+    default_port = {"smtp": 25, "smtp+tls": 587, "smtps": 465}[url.scheme]
+    return {
+        "EMAIL_BACKEND": _SMTP,
+        "EMAIL_HOST": url.hostname,
+        "EMAIL_PORT": url.port or default_port,
+        "EMAIL_HOST_USER": unquote(url.username or ""),
+        "EMAIL_HOST_PASSWORD": unquote(url.password or ""),
+        "EMAIL_USE_TLS": url.scheme == "smtp+tls",
+        "EMAIL_USE_SSL": url.scheme == "smtps",
+    }

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from config.env import env_bool, env_int, env_list, env_secret
+from config.env import env_bool, env_email_url, env_int, env_list, env_secret
 
 ROOT = Path(__file__).resolve().parents[2]
 PROBE = (
@@ -124,3 +124,33 @@ def test_env_secret_prefers_the_file(monkeypatch, tmp_path):
     assert env_secret("X_SECRET") == "from-env"
     monkeypatch.setenv("X_SECRET_FILE", str(secret))
     assert env_secret("X_SECRET") == "from-file"
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("", {"EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend"}),
+        ("console:", {"EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend"}),
+        (
+            "smtp+tls://mailer:p%40ss@mail.example.org",
+            {
+                "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+                "EMAIL_HOST": "mail.example.org",
+                "EMAIL_PORT": 587,
+                "EMAIL_HOST_USER": "mailer",
+                "EMAIL_HOST_PASSWORD": "p@ss",
+                "EMAIL_USE_TLS": True,
+                "EMAIL_USE_SSL": False,
+            },
+        ),
+    ],
+)
+def test_email_url(monkeypatch, url, expected):
+    monkeypatch.setenv("X_EMAIL_URL", url)
+    assert env_email_url("X_EMAIL_URL") == expected
+
+
+def test_email_url_rejects_nonsense(monkeypatch):
+    monkeypatch.setenv("X_EMAIL_URL", "http://mail.example.org")
+    with pytest.raises(ImproperlyConfigured, match="smtp://"):
+        env_email_url("X_EMAIL_URL")
