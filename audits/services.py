@@ -398,8 +398,17 @@ def _bind_version(
     fingerprint = source.fingerprint()
     if previous is not None and previous.fingerprint == fingerprint.sha256:
         return previous, previous
-    dataset_profile(dataset_id=dataset.pk, reason=f"audit run {run.pk} saw a new fingerprint")
-    dataset.refresh_from_db(fields=["current_version"])
+    if (
+        dataset_profile(dataset_id=dataset.pk, reason=f"audit run {run.pk} saw a new fingerprint")
+        is None
+    ):
+        raise sources.SourceError(
+            f"{dataset.name} changed and is being profiled right now; run the audit again once "
+            "the new version is recorded."
+        )
+    dataset.refresh_from_db(fields=["current_version", "profile_status", "profile_error"])
+    if dataset.profile_status == Dataset.ProfileStatus.FAILED:
+        raise sources.SourceError(dataset.profile_error or f"{dataset.name} could not be read.")
     current = DatasetVersion.objects.filter(pk=dataset.current_version_id).first()
     if current is None or current.fingerprint != fingerprint.sha256:
         raise sources.SourceError(
@@ -495,6 +504,8 @@ def _run_checks(
         now=timezone.now(),
         columns=[c.as_dict() for c in source.columns()],
         reference_schema=previous.schema if previous is not None else None,
+        # both schemas come from the catalog's profiling, so type names compare like for like
+        current_schema=version.schema if version is not None else None,
         masks=masks,
         references=_references(run, version, previous, specs),
         declared_pii=declared,

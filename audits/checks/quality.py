@@ -34,6 +34,7 @@ class CheckContext:
     now: dt.datetime
     columns: list[dict[str, Any]] = field(default_factory=list)
     reference_schema: list[dict[str, Any]] | None = None
+    current_schema: list[dict[str, Any]] | None = None  # the bound version's; else `columns`
     masks: dict[str, Masker] = field(default_factory=dict)
     references: dict[int, dict[str, Any]] = field(default_factory=dict)
     declared_pii: dict[str, str] = field(default_factory=dict)  # column -> declared PII kind
@@ -384,10 +385,11 @@ def schema_drift_result(spec: dict[str, Any], ctx: CheckContext) -> dict[str, An
     """Compare the source's columns with the current version's schema; each kind acts per spec."""
     if not ctx.reference_schema:
         return not_applicable_result(spec, "the dataset has no current version schema to compare")
+    current = ctx.current_schema if ctx.current_schema is not None else ctx.columns
     ref = {c["name"]: str(c.get("type", "")) for c in ctx.reference_schema}
-    now = {c["name"]: str(c.get("type", "")) for c in ctx.columns}
+    now = {c["name"]: str(c.get("type", "")) for c in current}
     ref_order = [c["name"] for c in ctx.reference_schema]
-    now_order = [c["name"] for c in ctx.columns]
+    now_order = [c["name"] for c in current]
     common = [n for n in now_order if n in ref]
     found = {
         "added": [n for n in now_order if n not in ref],

@@ -171,3 +171,18 @@ def test_drift_pushdown_against_a_reference(pg_table):
 
 def test_now_is_utc():
     assert NOW.tzinfo is dt.UTC
+
+
+def test_pii_scan_and_retention_pushdown(pg_table):
+    source, df = pg_table["quality"]
+    facts = {"retention_days": 3, "legal_basis": "", "purpose": "", "pii_columns": ["email"]}
+    checks = [
+        {"kind": "pii_scan", "columns": ["email", "code"]},
+        {"kind": "retention", "date_column": "ts"},
+    ]
+    pushed, local, _ = both(source, df, checks, declared_pii={"email": ""}, facts=facts)
+    assert pushed[0]["details"]["columns"] == local[0]["details"]["columns"]
+    assert pushed[0]["details"]["columns"][0]["detected"] == "email"
+    assert "@" not in str(pushed[0])
+    assert pushed[1]["unexpected_count"] == local[1]["unexpected_count"]
+    assert pushed[1]["details"]["findings"] == local[1]["details"]["findings"]

@@ -309,3 +309,37 @@ def test_delete_removes_the_schedule(policy, steward):
 
 def test_people_frame_is_plain():
     assert isinstance(people_frame(5), pd.DataFrame)
+
+
+@pytest.mark.django_db
+def test_run_audit_command(policy, capsys):
+    from django.core.management import call_command
+
+    call_command("run_audit", policy.name)
+    out = capsys.readouterr().out
+    assert "on people: passed (3/3 checks passed)" in out
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="No audit policy"):
+        call_command("run_audit", "nope")
+
+
+@pytest.mark.django_db
+def test_schema_drift_compares_the_new_version_with_the_previous_one(
+    make_dataset, steward, data_root, django_capture_on_commit_callbacks
+):
+    dataset = make_dataset("shape")
+    policy = services.audit_policy_create(
+        actor=steward, name="shape", dataset=dataset, checks=[{"kind": "schema_drift"}]
+    )
+    [first] = run_now(policy, steward, django_capture_on_commit_callbacks)
+    assert first.results.get().status == "not_applicable"  # no earlier version to compare
+    [same] = run_now(policy, steward, django_capture_on_commit_callbacks)
+    assert same.results.get().status == "pass"
+    frame = people_frame().drop(columns=["sex"])
+    frame["score"] = 1.5
+    frame.to_csv(data_root / "shape.csv", index=False)
+    [changed] = run_now(policy, steward, django_capture_on_commit_callbacks)
+    details = changed.results.get().result["details"]
+    assert details["added"] == ["score"] and details["removed"] == ["sex"]
+    assert changed.state == AuditRun.State.FAILED  # removed columns fail by default
