@@ -10,6 +10,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from access import reading
 from access.grant_forms import AccessRequestForm, DecisionForm, ReasonForm
+from access.masking import rule_for
 from access.models import AccessGrant
 from access.policies import (
     access_duration_bounds,
@@ -52,7 +53,7 @@ from access.services import (
     access_request_withdraw,
     dataset_read_record,
 )
-from catalog.models import Dataset
+from catalog.models import Dataset, MaskingRule
 from catalog.selectors import dataset_page
 from catalog.sources import SourceError
 from config.exports import csv_response
@@ -229,7 +230,7 @@ def dataset_access(request: HttpRequest, name: str) -> HttpResponse:
         dataset,
         access=access,
         refusal=access_request_refusal(request.user, dataset),
-        columns=list(dataset.columns.all()),
+        masked_columns=_masked_columns(dataset),
         show_readers=show_readers,
         readers=readers,
         pending=list(dataset_pending_requests(request.user, dataset)),
@@ -238,6 +239,19 @@ def dataset_access(request: HttpRequest, name: str) -> HttpResponse:
         api_url=request.build_absolute_uri(f"/api/v1/datasets/{dataset.name}/rows/"),
     )
     return render(request, "access/dataset_access.html", context)
+
+
+def _masked_columns(dataset: Dataset) -> list[dict]:
+    """The columns a masked read changes, each with its rule and whether a steward set it."""
+    labels = dict(MaskingRule.choices)
+    rows = []
+    for column in dataset.columns.all():
+        rule = rule_for(column.pii_kind or "", column.masking or "")
+        if rule:
+            rows.append(
+                {"column": column, "rule": labels[rule], "overridden": bool(column.masking)}
+            )
+    return rows
 
 
 @require_GET

@@ -74,7 +74,14 @@ def preview(dataset: Dataset, access: ReadAccess, *, rows: int = PREVIEW_ROWS) -
     rules = column_rules(_catalog_columns(dataset), masked=access.masked, names=list(frame.columns))
     frame = mask_frame(frame, rules, key=_key())
     data = json.loads(frame.to_json(orient="split", date_format="iso", index=False))
-    return {"columns": data["columns"], "rows": data["data"], "rules": rules}
+    ruled = [rules.get(name) for name in data["columns"]]
+    return {
+        "columns": data["columns"],
+        "rows": data["data"],
+        "rules": rules,
+        "header": [{"name": n, "rule": r} for n, r in zip(data["columns"], ruled, strict=True)],
+        "cells": [list(zip(row, ruled, strict=True)) for row in data["data"]],
+    }
 
 
 def csv_stream(dataset: Dataset, access: ReadAccess, *, limit: int | None = None) -> Iterator[str]:
