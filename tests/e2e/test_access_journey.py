@@ -19,10 +19,10 @@ def test_restricted_request_two_approvals_masked_preview_then_expiry(
     live_server,
     page,
     login,
-    make_dataset,
+    make_dataset,  # noqa: F811  the access tests' fixture, imported above
     engineer,
     steward,
-    compliance,  # noqa: F811
+    compliance,
 ):
     dataset = make_dataset("patients-2025", Sensitivity.RESTRICTED, rows=40)
     base = live_server.url
