@@ -465,6 +465,60 @@ def render_csv(report: dict[str, Any]) -> str:
     return out.getvalue()
 
 
+def _grid(table: Any, colors: Any) -> Any:
+    from reportlab.platypus import TableStyle
+
+    table.setStyle(
+        TableStyle(
+            [
+                ("GRID", (0, 0), (-1, -1), 0.25, colors.grey),
+                ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8eef6")),
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+            ]
+        )
+    )
+    return table
+
+
+def _fairness_flowables(finding: dict, para: Any, styles: Any, colors: Any, table: Any) -> list:
+    """Per-group table and overall figures of a fairness finding (SPEC §2's report)."""
+    from reportlab.platypus import Paragraph
+
+    d = finding["details"]
+    keys = ["label", "n", "positives", "selection_rate", "base_rate", "tpr", "fpr", "impact_ratio"]
+    rows = [[para(k) for k in [*keys, "significance"]]]
+    for g in d["groups"]:
+        sig = g.get("significance")
+        rows.append(
+            [
+                para(
+                    "undefined"
+                    if g.get(k) is None and k in ("tpr", "fpr", "impact_ratio")
+                    else g.get(k)
+                )
+                for k in keys
+            ]
+            + [para(f"{sig['test']} p={sig['p_value']:.4g}" if sig else "reference")]
+        )
+    metrics = "; ".join(
+        f"{k} = {'undefined' if v is None else f'{v:.6g}'}" for k, v in d["metrics"].items()
+    )
+    return [
+        Paragraph(
+            f"Fairness: {finding['check']} ({d['method']}, rates from {d['rates_from']})",
+            styles["Heading3"],
+        ),
+        _grid(table(rows, repeatRows=1), colors),
+        para(metrics),
+        para(
+            f"Four-fifths rule: {d['four_fifths']['rule']}. Flagged: "
+            f"{', '.join(d['four_fifths']['flagged']) or 'none'}."
+        ),
+        *[para(f"Warning: {w}") for w in d.get("warnings", [])],
+        *[para(f"{k} undefined: {v}") for k, v in d.get("undefined", {}).items()],
+    ]
+
+
 def render_pdf(report: dict[str, Any]) -> bytes:
     """A readable PDF of the same report (reportlab platypus), digest printed on every page."""
     from reportlab.lib import colors
@@ -513,8 +567,15 @@ def render_pdf(report: dict[str, Any]) -> bytes:
         kv_table(report["scope"]),
         Paragraph("Criteria", styles["Heading2"]),
     ]
-    for criterion in report.get("criteria", []):
-        story.append(para(criterion))
+    criteria = report.get("criteria", [])
+    if criteria:
+        keys = [
+            k
+            for k in ("check", "criterion", "field", "parameters", "rule", "label")
+            if k in criteria[0]
+        ]
+        rows = [[para(k) for k in keys]] + [[para(c.get(k)) for k in keys] for c in criteria]
+        story.append(_grid(Table(rows, repeatRows=1), colors))
     story.append(Paragraph("Findings", styles["Heading2"]))
     findings = report.get("findings", [])
     if findings:
@@ -533,17 +594,10 @@ def render_pdf(report: dict[str, Any]) -> bytes:
                 "partial_unexpected_list",
             ]
         data = [[para(c) for c in columns]] + [[para(r.get(c)) for c in columns] for r in findings]
-        table = Table(data, repeatRows=1)
-        table.setStyle(
-            TableStyle(
-                [
-                    ("GRID", (0, 0), (-1, -1), 0.25, colors.grey),
-                    ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8eef6")),
-                    ("VALIGN", (0, 0), (-1, -1), "TOP"),
-                ]
-            )
-        )
-        story.append(table)
+        story.append(_grid(Table(data, repeatRows=1), colors))
+        for finding in findings:
+            if finding.get("kind") == "fairness" and finding.get("details", {}).get("groups"):
+                story += _fairness_flowables(finding, para, styles, colors, Table)
     else:
         story.append(Paragraph("No findings.", styles["BodyText"]))
     story += [
