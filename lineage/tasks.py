@@ -22,3 +22,13 @@ def openlineage_send_task(event: dict[str, Any]) -> None:
     """Deliver one of Charter's own OpenLineage events to the configured endpoint."""
     status = openlineage_send(event=event)
     logger.info("openlineage event sent: HTTP %s", status)
+
+
+@shared_task(autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
+def notify_rollback_task(dataset_id: int, from_version_id: int, to_version_id: int) -> None:
+    """Tell downstream owners that a dataset was rolled back."""
+    from lineage.notifications import rollback_notify
+
+    rollback_notify(
+        dataset_id=dataset_id, from_version_id=from_version_id, to_version_id=to_version_id
+    )

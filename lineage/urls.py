@@ -1,9 +1,18 @@
 from django.urls import path
 
-from lineage import views
+from lineage import views, views_versions
 
 app_name = "lineage"
+V = "catalog/datasets/<str:name>/versions/"
 urlpatterns = [
+    path(V + "compare/", views_versions.version_compare, name="version-compare"),
+    path(V + "<int:number>/rollback/", views_versions.version_rollback, name="version-rollback"),
+    path(V + "<int:number>/snapshot/", views_versions.version_snapshot, name="version-snapshot"),
+    path(
+        V + "<int:number>/snapshot/remove/",
+        views_versions.version_snapshot_remove,
+        name="version-snapshot-remove",
+    ),
     path("lineage/", views.index, name="index"),
     path("lineage/datasets/<str:name>/", views.dataset_lineage, name="dataset-lineage"),
     path("lineage/jobs/<int:pk>/", views.job_detail, name="job-detail"),

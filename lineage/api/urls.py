@@ -12,6 +12,16 @@ urlpatterns = [
     path("lineage/clearance", views.ClearanceApi.as_view(), name="lineage-clearance-api"),
     path("models/", views.ModelListApi.as_view(), name="model-list-api"),
     path(
+        "datasets/<str:name>/versions/diff",
+        views.VersionDiffApi.as_view(),
+        name="dataset-version-diff-api",
+    ),
+    path(
+        "datasets/<str:name>/versions/<int:number>/rollback",
+        views.VersionRollbackApi.as_view(),
+        name="dataset-version-rollback-api",
+    ),
+    path(
         "models/<str:name>/versions/",
         views.ModelVersionListApi.as_view(),
         name="model-version-list-api",

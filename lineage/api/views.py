@@ -342,3 +342,51 @@ class ClearanceApi(APIView):
                 "findings": [f.__dict__ for f in c.findings],
             }
         )
+
+
+# --- dataset versions (issue 7): diff and rollback --------------------------------------------
+
+
+class VersionDiffApi(APIView):
+    """GET ?a=<number>&b=<number>[&key=<column>]: schema, row count, profile and row changes."""
+
+    def get(self, request: Request, name: str) -> Response:
+        from catalog import versioning
+        from lineage.views_versions import row_diff_mask
+
+        dataset = get_dataset_for(request.user, name)
+        a = _int(request.query_params.get("a"), 0, 0, 2**31, "a")
+        b = _int(request.query_params.get("b"), 0, 0, 2**31, "b")
+        if not a or not b:
+            raise ApiValidationError({"detail": ["Give two version numbers: ?a=1&b=2."]})
+        old = get_object_or_404(dataset.versions, number=a)
+        new = get_object_or_404(dataset.versions, number=b)
+        may_read, mask = row_diff_mask(request.user, dataset)
+        key = request.query_params.get("key", "")
+        diff = versioning.versions_diff(
+            old=old, new=new, key=key, include_rows=may_read and bool(key), mask_columns=mask
+        )
+        if not may_read:
+            diff["rows_unavailable"] = "Row-level changes need a grant to read this dataset."
+        return Response(diff)
+
+
+class VersionRollbackApi(APIView):
+    """POST {"reason": "..."}: make version <number> current again (stewards)."""
+
+    def post(self, request: Request, name: str, number: int) -> Response:
+        from catalog import versioning
+
+        dataset = get_dataset_for(request.user, name, action="change")
+        version = get_object_or_404(dataset.versions, number=number)
+        reason = request.data.get("reason", "") if hasattr(request.data, "get") else ""
+        dataset = versioning.dataset_rollback(
+            dataset=dataset, version=version, actor=request.user, reason=str(reason)
+        )
+        return Response(
+            {
+                "dataset": dataset.name,
+                "current_version": version.number,
+                "fingerprint": version.fingerprint,
+            }
+        )

@@ -1,0 +1,149 @@
+"""Pages for a dataset's versions (issue 7): compare two versions, keep or remove snapshots,
+roll back. Services live in catalog.versioning; these views ask access.policies and call them."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from access.policies import dataset_read_access, datasets_for, get_dataset_for
+from catalog import versioning
+from catalog.models import Dataset, DatasetVersion
+from ledger.models import Event
+
+VERSION_ACTIONS = (
+    "dataset.rolled_back",
+    "dataset.version_created",
+    "snapshot.stored",
+    "snapshot.removed",
+)
+
+
+def row_diff_mask(user, dataset: Dataset) -> tuple[bool, set[str]]:  # noqa: ANN001
+    """Whether `user` may see rows of `dataset`, and which columns must be masked for them."""
+    access = dataset_read_access(user, dataset)
+    if access is None:
+        return False, set()
+    names = list(dataset.columns.values_list("name", "pii_kind"))
+    mask = {n for n, pii in names if pii} if access.masked else set()
+    if access.columns:
+        mask |= {n for n, _ in names if n not in access.columns}
+    return True, mask
+
+
+def _version(dataset: Dataset, number: str | int | None) -> DatasetVersion | None:
+    if number in (None, ""):
+        return None
+    if not str(number).isdigit():
+        raise ValidationError(f"Version {number!r} is not a number.")
+    return get_object_or_404(dataset.versions, number=int(number))
+
+
+def _compare_url(dataset: Dataset, a: int | None = None, b: int | None = None) -> str:
+    url = reverse("lineage:version-compare", kwargs={"name": dataset.name})
+    return f"{url}?a={a}&b={b}" if a and b else url
+
+
+@login_required
+def version_compare(request: HttpRequest, name: str) -> HttpResponse:
+    dataset = get_dataset_for(request.user, name)
+    versions = list(dataset.versions.select_related("created_by").order_by("-number"))
+    can_change = datasets_for(request.user, "change").filter(pk=dataset.pk).exists()
+    diff, error = None, ""
+    try:
+        old = _version(dataset, request.GET.get("a"))
+        new = _version(dataset, request.GET.get("b"))
+    except ValidationError as exc:
+        old = new = None
+        error = " ".join(exc.messages)
+    if old is None and new is None and len(versions) >= 2:
+        old, new = versions[1], versions[0]
+    may_read, mask = row_diff_mask(request.user, dataset)
+    key = request.GET.get("key", "")
+    if old and new:
+        try:
+            diff = versioning.versions_diff(
+                old=old, new=new, key=key, include_rows=may_read, mask_columns=mask
+            )
+        except ValidationError as exc:
+            error = " ".join(exc.messages)
+            diff = versioning.versions_diff(old=old, new=new)
+    snaps = versioning.snapshot_status(versions)
+    events = list(
+        Event.objects.filter(
+            target_type="catalog.dataset", target_id=str(dataset.pk), action__in=VERSION_ACTIONS
+        ).order_by("-seq")[:10]
+    )
+    context = {
+        "dataset": dataset,
+        "active_tab": "Versions",
+        "versions": [(v, snaps[v.pk]) for v in versions],
+        "old": old,
+        "new": new,
+        "diff": diff,
+        "error": error,
+        "key": key,
+        "may_read_rows": may_read,
+        "key_choices": [c["name"] for c in (new.schema if new else [])],
+        "can_change": can_change,
+        "events": events,
+        "policy_applies": versioning.snapshot_policy_applies(dataset),
+    }
+    return render(request, "lineage/versions/compare.html", context)
+
+
+@login_required
+@require_POST
+def version_rollback(request: HttpRequest, name: str, number: int) -> HttpResponse:
+    dataset = get_dataset_for(request.user, name, action="change")
+    version = get_object_or_404(dataset.versions, number=number)
+    try:
+        versioning.dataset_rollback(
+            dataset=dataset,
+            version=version,
+            actor=request.user,
+            reason=request.POST.get("reason", ""),
+        )
+    except ValidationError as exc:
+        messages.error(request, f"Rollback refused: {' '.join(exc.messages)}")
+    else:
+        messages.success(
+            request,
+            f"Rolled back {dataset.name} to v{version.number}. Downstream owners are being told.",
+        )
+    return redirect(_compare_url(dataset))
+
+
+@login_required
+@require_POST
+def version_snapshot(request: HttpRequest, name: str, number: int) -> HttpResponse:
+    dataset = get_dataset_for(request.user, name, action="change")
+    version = get_object_or_404(dataset.versions, number=number)
+    if versioning.snapshot_capture(version=version, actor=request.user, force=True):
+        messages.success(request, f"The bytes of v{version.number} are kept.")
+    else:
+        messages.error(
+            request,
+            f"Could not keep v{version.number}: the file no longer holds its bytes "
+            "(or is not a readable file).",
+        )
+    return redirect(_compare_url(dataset))
+
+
+@login_required
+@require_POST
+def version_snapshot_remove(request: HttpRequest, name: str, number: int) -> HttpResponse:
+    dataset = get_dataset_for(request.user, name, action="change")
+    version = get_object_or_404(dataset.versions, number=number)
+    try:
+        versioning.snapshot_remove(
+            version=version, actor=request.user, reason=request.POST.get("reason", "")
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"Removed the snapshot of v{version.number}.")
+    return redirect(_compare_url(dataset))
