@@ -36,6 +36,7 @@ User = get_user_model()
 
 STALE_SECONDS = int(os.environ.get("CHARTER_AUDIT_STALE_SECONDS", "120"))
 HEARTBEAT_SECONDS = 2.0
+QUEUED_LOST_SECONDS = int(os.environ.get("CHARTER_AUDIT_QUEUED_LOST_SECONDS", "900"))
 FIRE_TASK = "audits.tasks.audit_policy_fire_task"
 DB_CHECKS = ("access_review",)
 POLICY_FIELDS = (
@@ -681,9 +682,12 @@ def audit_runs_recover() -> list[int]:
     """Re-queue runs whose worker died (running, heartbeat stale) or whose message was lost."""
     from audits.tasks import audit_run_task
 
-    stale = timezone.now() - dt.timedelta(seconds=STALE_SECONDS)
+    now = timezone.now()
+    stale = now - dt.timedelta(seconds=STALE_SECONDS)
+    # A queued run may just be waiting behind others: only a long wait suggests a lost message.
+    lost = now - dt.timedelta(seconds=max(STALE_SECONDS * 5, QUEUED_LOST_SECONDS))
     abandoned = Q(state=AuditRun.State.RUNNING, heartbeat_at__lt=stale) | Q(
-        state=AuditRun.State.QUEUED, queued_at__lt=stale
+        state=AuditRun.State.QUEUED, queued_at__lt=lost
     )
     recovered = []
     for run_id in AuditRun.objects.filter(abandoned).values_list("pk", flat=True)[:100]:

@@ -343,3 +343,13 @@ def test_schema_drift_compares_the_new_version_with_the_previous_one(
     details = changed.results.get().result["details"]
     assert details["added"] == ["score"] and details["removed"] == ["sex"]
     assert changed.state == AuditRun.State.FAILED  # removed columns fail by default
+
+
+@pytest.mark.django_db
+def test_recently_queued_and_live_runs_are_left_alone(policy):
+    queued = AuditRun.objects.create(policy=policy, dataset=policy.dataset, checks=policy.checks)
+    live = AuditRun.objects.create(policy=policy, dataset=policy.dataset, checks=policy.checks)
+    services.audit_run_claim(run_id=live.pk, task_id="alive")
+    assert services.audit_runs_recover() == []
+    assert AuditRun.objects.get(pk=queued.pk).state == "queued"
+    assert AuditRun.objects.get(pk=live.pk).state == "running"
