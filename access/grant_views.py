@@ -305,7 +305,7 @@ def stream_data_response(request: HttpRequest, dataset, access, fmt: str, channe
     response["Content-Disposition"] = (
         f'attachment; filename="{dataset.name}-{suffix}-{stamp}.{extension}"'
     )
-    response["X-Charter-Access-Level"] = access.level
+    response["X-Charter-Access-Level"] = str(access.level)  # a plain str: WSGI refuses enums
     response["Cache-Control"] = "no-store"
     return response
 

@@ -13,6 +13,7 @@ def home_panels(user) -> list[dict[str, Any]]:
     """Build the home page's panels for `user` (a few queries, whatever the data size)."""
     panels: list[dict[str, Any]] = []
     panels.extend(_catalog_panels(user))
+    panels.append(_access_panel(user))
     panels.append(_lineage_panel())
     panels.append(_audits_panel(user))
     if can_view_ledger(user):
@@ -102,3 +103,26 @@ def _audits_panel(user) -> dict[str, Any]:
 
     runs = list(audit_run_list(audit_runs_for(user))[:6])
     return {"kind": "audits", "title": "Latest audits", "runs": runs}
+
+
+def _access_panel(user) -> dict[str, Any]:
+    """Requests waiting for the user's decision, and their own grants and pending requests."""
+    from access.models import AccessGrant, AccessRequest
+    from access.policies import active_grant_q, is_approver
+    from access.selectors import access_inbox_for
+
+    to_decide = access_inbox_for(user) if is_approver(user) else []
+    grants = list(
+        AccessGrant.objects.filter(active_grant_q(), user=user)
+        .select_related("dataset")
+        .order_by("expires_at")[:5]
+    )
+    pending = AccessRequest.objects.filter(requester=user, status="pending").count()
+    return {
+        "kind": "access",
+        "title": "Access",
+        "to_decide": to_decide[:5],
+        "to_decide_count": len(to_decide),
+        "grants": grants,
+        "pending_count": pending,
+    }

@@ -18,6 +18,9 @@ class Command(BaseCommand):
         self.stdout.write(
             f"catalog demo datasets created: {', '.join(seed_catalog_demo()) or 'none'}"
         )
+        from access.demo import seed_access_demo
+
+        self.stdout.write(f"access demo requests: {', '.join(seed_access_demo()) or 'none'}")
         from lineage.demo import seed_lineage_demo
 
         self.stdout.write(f"lineage demo created: {', '.join(seed_lineage_demo()) or 'none'}")
