@@ -24,6 +24,8 @@ ROOT = Path(__file__).resolve().parent.parent
 BENCH_DIR = ROOT / "bench"
 PY = sys.executable
 SEED = 20261127
+# Figures one benchmark measured that a later one compares against (e.g. the fastest parse).
+RESULTS: dict[str, float] = {}
 
 
 @dataclass(frozen=True)
@@ -363,9 +365,13 @@ def load(
     headers: dict[str, str] | None = None,
     max_seconds: float = 120,
     warmup: int = 20,
+    method: str = "GET",
+    bodies: list[str] | None = None,
 ) -> dict[str, Any]:
-    """Drive `requests` GETs (round-robin over `paths`) from a separate load-generator process."""
+    """Drive `requests` requests (round-robin over `paths`) from a separate load generator."""
     spec = {
+        "method": method,
+        "bodies": bodies or [],
         "base": base,
         "paths": paths,
         "requests": requests,
@@ -385,3 +391,63 @@ def load(
     if proc.returncode != 0:
         raise RuntimeError(f"load generator failed: {proc.stderr[-2000:]}")
     return json.loads(proc.stdout)
+
+
+class CeleryWorkers:
+    """`count` Celery worker processes (one task at a time each) on the bench's Redis database."""
+
+    def __init__(self, count: int = 1) -> None:
+        self.count = count
+        self.procs: list[subprocess.Popen] = []
+
+    def __enter__(self) -> CeleryWorkers:
+        var_dir = Path(os.environ.get("CHARTER_VAR_DIR", "/tmp/charter-bench-var"))  # noqa: S108
+        for n in range(self.count):
+            log_file = (var_dir / f"worker-{n}.log").open("ab")
+            self.procs.append(
+                subprocess.Popen(
+                    [
+                        str(Path(PY).parent / "celery"),
+                        "-A",
+                        "config",
+                        "worker",
+                        "--pool=solo",
+                        f"--hostname=bench{n}@%h",
+                        "--without-gossip",
+                        "--without-mingle",
+                        "--loglevel=warning",
+                    ],
+                    cwd=ROOT,
+                    env=bench_env(DJANGO_SETTINGS_MODULE="bench.settings"),
+                    stdout=log_file,
+                    stderr=log_file,
+                )
+            )
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def broker_flush() -> None:
+    """Empty the bench's own Redis database (queued tasks of earlier benchmarks)."""
+    import redis
+
+    redis.Redis.from_url(os.environ["REDIS_URL"]).flushdb()
+
+
+def wait_until(predicate: Callable[[], bool], *, timeout: float, every: float = 0.5) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(every)
+    return predicate()

@@ -20,6 +20,7 @@ import sys
 import time
 
 from bench.common import (
+    RESULTS,
     Figure,
     Scale,
     at_most,
@@ -108,6 +109,7 @@ def run(scale: Scale) -> list[Figure]:
         log(f"files: {reader} {found[reader]}")
     fastest = min(PARSERS, key=lambda r: found[r]["seconds"])
     floor = found[fastest]["seconds"]
+    RESULTS["files.parse_fastest"] = floor
     per_gb = 1000 / size_mb
     figures = [
         Figure(

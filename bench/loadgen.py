@@ -1,7 +1,8 @@
 """A small, bounded HTTP load generator: N threads, keep-alive connections, loopback only.
 
 Reads a JSON spec on stdin ({base, paths, requests, concurrency, headers, max_seconds,
-warmup}) and prints one JSON object: throughput, latency percentiles in ms, status counts.
+warmup, and for writes method and bodies}) and prints one JSON object: throughput, latency
+percentiles in ms, status counts.
 It refuses any host but the loopback, and stops after `requests` or `max_seconds`.
 """
 
@@ -34,6 +35,10 @@ def run(spec: dict) -> dict:
     headers = dict(spec.get("headers") or {})
     deadline_s = float(spec.get("max_seconds", 120))
     warmup = int(spec.get("warmup", 0))
+    method = spec.get("method", "GET")
+    bodies: list[str] = spec.get("bodies") or []
+    if bodies:
+        headers.setdefault("Content-Type", spec.get("content_type", "application/json"))
 
     lock = threading.Lock()
     counter = {"next": 0}
@@ -64,7 +69,8 @@ def run(spec: dict) -> dict:
             path = paths[n % len(paths)]
             start = time.perf_counter()
             try:
-                conn.request("GET", path, headers=headers)
+                body = bodies[n % len(bodies)].encode() if bodies else None
+                conn.request(method, path, body=body, headers=headers)
                 response = conn.getresponse()
                 body = response.read()
                 status = response.status

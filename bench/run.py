@@ -68,6 +68,8 @@ def _setup_django(db_name: str) -> None:
     os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"
     os.environ.setdefault("CHARTER_VAR_DIR", "/tmp/charter-bench-var")  # noqa: S108
     os.environ.setdefault("CHARTER_DATA_ROOTS", str(bench_data_dir()))
+    # Tasks the bench enqueues go to its own Redis database (a real broker, as in production).
+    os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/6")
     import django
 
     django.setup()

@@ -1,0 +1,117 @@
+"""Scale-out: audit throughput of a queue of audits with two workers against one.
+
+Target (issue 8): two workers >= 1.7x the throughput of one on a queue of 100 audits. The
+audits are real runs (`audit_run_request` queues them on Redis after commit; workers run
+`audit_run_task`), one per dataset, each profiling and checking a CSV of `scaleout_rows` rows.
+Throughput is runs / (last finished - first started), from the runs' own timestamps, so
+worker start-up is not counted. The machine has 2 cores, so 2 workers is its ceiling.
+"""
+
+from __future__ import annotations
+
+import time
+
+from bench.common import (
+    CeleryWorkers,
+    Figure,
+    Scale,
+    at_least,
+    bench_data_dir,
+    broker_flush,
+    log,
+    wait_until,
+)
+
+CHECKS = [
+    {"kind": "not_null", "column": "age", "mostly": 0.95},
+    {"kind": "unique", "column": "id"},
+    {"kind": "range", "column": "income", "min_value": 0, "max_value": 10_000_000},
+    {"kind": "allowed_values", "column": "plan", "value_set": ["free", "basic", "pro"]},
+    {"kind": "regex", "column": "email", "regex": r"[a-z.]+[0-9]+@example\.com"},
+    {"kind": "pii_scan", "columns": ["email", "phone"]},
+]
+
+
+def _queue(tag: str, count: int, path: str) -> list[int]:
+    """`count` datasets on the file, one policy over them (by tag), and one queued run each."""
+    from django.db import transaction
+
+    from audits.services import audit_policy_create, audit_run_request
+    from catalog.models import Dataset, Tag
+
+    label, _ = Tag.objects.get_or_create(name=f"bench-scaleout-{tag}")
+    with transaction.atomic():
+        made = Dataset.objects.bulk_create(
+            Dataset(
+                name=f"bench-scaleout-{tag}-{n:03d}",
+                source_kind="file",
+                location=path,
+                file_format="csv",
+            )
+            for n in range(count)
+        )
+        label.datasets.add(*made)
+        policy = audit_policy_create(
+            actor=None, name=f"bench-scaleout-{tag}", checks=CHECKS, target_tag=label
+        )
+        runs = audit_run_request(policy=policy, actor=None)
+    return [r.pk for r in runs]
+
+
+def _drain(run_ids: list[int], workers: int, timeout: float) -> dict:
+    from django.db.models import Max, Min
+
+    from audits.models import AuditRun
+
+    runs = AuditRun.objects.filter(pk__in=run_ids)
+    finished = runs.filter(finished_at__isnull=False)
+    start = time.perf_counter()
+    with CeleryWorkers(workers):
+        done = wait_until(lambda: finished.count() >= len(run_ids), timeout=timeout, every=1)
+    wall = time.perf_counter() - start
+    span = finished.aggregate(first=Min("started_at"), last=Max("finished_at"))
+    count = finished.count()
+    seconds = (span["last"] - span["first"]).total_seconds() if count else None
+    states = {s: runs.filter(state=s).count() for s in ("passed", "failed", "error")}
+    return {
+        "runs": count,
+        "seconds": seconds,
+        "per_min": count / seconds * 60 if seconds else None,
+        "drained": done,
+        "wall_s": wall,
+        "states": states,
+    }
+
+
+def run(scale: Scale) -> list[Figure]:
+    from bench.datagen import csv_file
+
+    path = str(csv_file(bench_data_dir(), scale.scaleout_rows))
+    n = scale.scaleout_audits
+    timeout = 60 + n * 20
+    results = {}
+    for workers in (1, 2):
+        broker_flush()
+        run_ids = _queue(f"w{workers}", n, path)
+        results[workers] = _drain(run_ids, workers, timeout)
+        log(f"scaleout: {workers} worker(s) {results[workers]}")
+    one, two = results[1]["per_min"], results[2]["per_min"]
+    speedup = two / one if one and two else None
+    return [
+        Figure(
+            name="scaleout.audits_two_workers_vs_one",
+            value=round(two, 1) if two else None,
+            unit="audits/min",
+            target=">= 1.7x one worker",
+            passed=at_least(speedup, 1.7),
+            baseline=round(one, 1) if one else None,
+            baseline_name="the same queue with one worker",
+            ratio=round(speedup, 2) if speedup else None,
+            group="scaleout",
+            notes=(
+                f"queue of {n} audits ({scale.scaleout_rows:,}-row CSV each: profile + 5 checks"
+                f" + PII scan); states 1w {results[1]['states']}, 2w {results[2]['states']}"
+            ),
+            extra=results,
+        )
+    ]
