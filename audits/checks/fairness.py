@@ -511,12 +511,25 @@ def apply_weights(
     import numpy as np
     import pandas as pd
 
-    positive = is_positive(frame[label], pos_label).to_numpy(dtype=bool)
-    keys = frame[protected].to_numpy(dtype=object)
-    weights = np.full(len(frame), np.nan)
-    lookup = {(tuple(str(v) for v in k), y): row["weight"] for (k, y), row in table.items()}
-    for i, (key, y) in enumerate(zip(keys, positive, strict=True)):
-        if pd.isna(frame[label].iat[i]):
-            continue
-        weights[i] = lookup.get((tuple(str(json_value(v)) for v in key), bool(y)), np.nan)
+    def text(value: Any) -> str | None:
+        return None if pd.isna(value) else str(json_value(value))
+
+    keys = [f"k{i}" for i in range(len(protected))]
+    left = pd.DataFrame(
+        {k: frame[c].map(text).to_numpy() for k, c in zip(keys, protected, strict=True)}
+    )
+    left["y"] = is_positive(frame[label], pos_label).to_numpy(dtype=bool)
+    lookup = pd.DataFrame(
+        [
+            {
+                **{k: str(v) for k, v in zip(keys, key, strict=True)},
+                "y": bool(y),
+                "w": row["weight"],
+            }
+            for (key, y), row in table.items()
+        ],
+        columns=[*keys, "y", "w"],
+    )
+    weights = left.merge(lookup, how="left", on=[*keys, "y"])["w"].to_numpy(dtype=float, copy=True)
+    weights[frame[label].isna().to_numpy()] = np.nan
     return pd.Series(weights, index=frame.index, name="weight")
