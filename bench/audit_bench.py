@@ -121,7 +121,7 @@ def file_audit(scale: Scale) -> list[Figure]:
     if engine.get("errors"):
         log(f"audit: engine check errors {engine['errors']}")
     runs = []
-    for _ in range(2 if scale.name != "tiny" else 1):
+    for _ in range(2 if scale.name in ("small", "full") else 1):
         run_id = _prepare_run(path)
         runs.append(peak_rss_of(f"from bench.audit_bench import _run_child; _run_child({run_id})"))
     first, later = runs[0], runs[-1]
@@ -237,7 +237,7 @@ def gx_side_by_side(scale: Scale) -> Figure:
         batch = batch_definition.get_batch(batch_parameters={"dataframe": df})
         batch.validate(suite, result_format={"result_format": "SUMMARY"})
 
-    repeats = 3 if scale.name != "tiny" else 1
+    repeats = 3 if scale.name in ("small", "full") else 1
     ours(), theirs()  # warm-up (imports, page cache)
     ours_t, theirs_t = [], []
     for _ in range(repeats):
@@ -338,7 +338,7 @@ def pg_pushdown(scale: Scale) -> Figure:
     from psycopg import sql
 
     count_q = sql.SQL("SELECT count(*) FROM {}").format(source.qualified)
-    repeats = 3 if scale.name != "tiny" else 1
+    repeats = 3 if scale.name in ("small", "full") else 1
     source.run_query(count_q)  # warm
     evidence: list[str] = []
     checks_t, count_t = [], []

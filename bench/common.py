@@ -51,6 +51,24 @@ class Scale:
 
 
 SCALES = {
+    "smoke": Scale(  # tests/bench/test_smoke.py: proves the harness runs, measures nothing
+        name="smoke",
+        repeats=1,
+        ledger_appends_per_writer=5,
+        ledger_verify_events=2_000,
+        csv_rows=5_000,
+        api_grants=50,
+        http_requests=48,
+        search_datasets=200,
+        search_columns_per_dataset=3,
+        lineage_edges=2_000,
+        pg_table_rows=5_000,
+        fairness_rows=5_000,
+        gx_rows=5_000,
+        openlineage_events=24,
+        scaleout_audits=2,
+        scaleout_rows=2_000,
+    ),
     "tiny": Scale(
         name="tiny",
         repeats=2,

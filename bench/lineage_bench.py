@@ -88,7 +88,7 @@ def run(scale: Scale) -> list[Figure]:
     url = database_create(DB)
     try:
         env = bench_env(DATABASE_URL=url, DJANGO_SETTINGS_MODULE="bench.settings")
-        repeats = 20 if scale.name != "tiny" else 5
+        repeats = 20 if scale.name in ("small", "full") else 5
         start = time.perf_counter()
         proc = subprocess.run(
             [PY, str(script), "--datasets", str(datasets), "--fanout", str(FANOUT),

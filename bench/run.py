@@ -4,6 +4,7 @@
     make bench                          # full scale (the figures); tens of minutes
     BENCH_ONLY=ledger,files make bench  # a subset
     BENCH_KEEP_DB=1                     # keep the bench database afterwards for EXPLAIN work
+    BENCH_REDIS_URL=redis://127.0.0.1:6379/6   # the broker database the bench owns (emptied)
 
 The bench creates its own PostgreSQL database (BENCH_DB, default charter_bench_run) on the
 server named by DATABASE_URL (or postgres://postgres@127.0.0.1:5432), migrates it, runs, and
@@ -68,8 +69,9 @@ def _setup_django(db_name: str) -> None:
     os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"
     os.environ.setdefault("CHARTER_VAR_DIR", "/tmp/charter-bench-var")  # noqa: S108
     os.environ.setdefault("CHARTER_DATA_ROOTS", str(bench_data_dir()))
-    # Tasks the bench enqueues go to its own Redis database (a real broker, as in production).
-    os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/6")
+    # Tasks the bench enqueues go to its own Redis database (a real broker, as in production);
+    # never the portal's or CI's database, since the bench empties it between benchmarks.
+    os.environ["REDIS_URL"] = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/6")
     import django
 
     django.setup()
