@@ -307,7 +307,11 @@ def dataset_profile(
     except sources.SourceError as exc:
         _profile_failed(dataset=dataset, actor=actor, message=str(exc))
         return dataset
-    return _profile_store(dataset=dataset, actor=actor, result=result, reason=reason)
+    dataset = _profile_store(dataset=dataset, actor=actor, result=result, reason=reason)
+    from catalog.versioning import snapshot_after_profile  # issue 7: keep the version's bytes
+
+    snapshot_after_profile(dataset=dataset, actor=actor)
+    return dataset
 
 
 @transaction.atomic

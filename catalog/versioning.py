@@ -111,6 +111,34 @@ def snapshot_capture(
     return True
 
 
+def snapshot_after_profile(*, dataset: Dataset, actor: AbstractBaseUser | None = None) -> bool:
+    """Keep the current version's bytes right after profiling recorded them (never fails the
+    profile: a snapshot that cannot be taken now is retried by the beat task)."""
+    version = dataset.current_version
+    if version is None or not snapshot_policy_applies(dataset):
+        return False
+    try:
+        return snapshot_capture(version=version, actor=actor)
+    except (OSError, ValidationError) as exc:
+        logger.warning("snapshot of %s v%s failed: %s", dataset.name, version.number, exc)
+        return False
+
+
+def snapshots_capture_current() -> list[str]:
+    """Snapshot every current file version not yet kept (the beat task's safety net)."""
+    store = SnapshotStore()
+    done = []
+    datasets = Dataset.objects.filter(
+        source_kind__in=FILE_KINDS, current_version__isnull=False
+    ).select_related("current_version")
+    for dataset in datasets:
+        if store.has(dataset.current_version.fingerprint):
+            continue
+        if snapshot_after_profile(dataset=dataset):
+            done.append(f"{dataset.name} v{dataset.current_version.number}")
+    return done
+
+
 def _protected_fingerprints() -> set[str]:
     """Fingerprints that must be kept: current versions and versions a model used."""
     current = DatasetVersion.objects.filter(pk__in=Dataset.objects.values("current_version"))

@@ -32,3 +32,11 @@ def notify_rollback_task(dataset_id: int, from_version_id: int, to_version_id: i
     rollback_notify(
         dataset_id=dataset_id, from_version_id=from_version_id, to_version_id=to_version_id
     )
+
+
+@shared_task
+def snapshots_maintain_task() -> dict:
+    """Keep snapshots of current file versions not yet kept; prune past retention."""
+    from catalog.versioning import snapshot_prune, snapshots_capture_current
+
+    return {"captured": snapshots_capture_current(), "removed": snapshot_prune()}

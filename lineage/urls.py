@@ -8,6 +8,7 @@ urlpatterns = [
     path(V + "compare/", views_versions.version_compare, name="version-compare"),
     path(V + "<int:number>/rollback/", views_versions.version_rollback, name="version-rollback"),
     path(V + "<int:number>/snapshot/", views_versions.version_snapshot, name="version-snapshot"),
+    path(V + "<int:number>/download/", views_versions.version_download, name="version-download"),
     path(
         V + "<int:number>/snapshot/remove/",
         views_versions.version_snapshot_remove,

@@ -23,6 +23,7 @@ from access.policies import (
     get_dataset_for,
 )
 from catalog.models import Dataset
+from catalog.versioning import snapshot_status
 from lineage import graph, selectors
 from lineage.clearance import dataset_version_clearance
 from lineage.forms import ModelVersionRegisterForm
@@ -210,6 +211,7 @@ def model_version_detail(request: HttpRequest, name: str, version: str) -> HttpR
         datasets_for(request.user, "read").filter(pk__in=ids).values_list("pk", flat=True)
     )
     clearance = dataset_version_clearance([d.dataset_version for d in data])
+    kept = snapshot_status([d.dataset_version for d in data])
     rows = [
         {
             "link": d,
@@ -220,6 +222,12 @@ def model_version_detail(request: HttpRequest, name: str, version: str) -> HttpR
             if d.dataset_version.dataset_id in readable
             else "",
             "is_current": d.dataset_version.dataset.current_version_id == d.dataset_version.pk,
+            "snapshot_url": reverse(
+                "lineage:version-download",
+                kwargs={"name": d.dataset_version.dataset.name, "number": d.dataset_version.number},
+            )
+            if kept[d.dataset_version.pk] and d.dataset_version.dataset_id in readable
+            else "",
             "clearance": clearance[d.dataset_version.pk],
         }
         for d in data
