@@ -15,14 +15,37 @@ EXAMPLE_CHECKS = [
 ]
 
 
+EXAMPLES = {
+    "not_null": {"kind": "not_null", "column": "email", "mostly": 0.99},
+    "unique": {"kind": "unique", "column": "id"},
+    "range": {"kind": "range", "column": "age", "min_value": 0, "max_value": 120},
+    "allowed_values": {"kind": "allowed_values", "column": "status", "value_set": ["a", "b"]},
+    "regex": {"kind": "regex", "column": "email", "regex": "[^@]+@[^@]+", "mode": "fullmatch"},
+    "row_count": {"kind": "row_count", "min_value": 1000},
+    "freshness": {"kind": "freshness", "column": "updated_at", "max_age": "1d"},
+    "schema_drift": {"kind": "schema_drift", "added": "warn", "removed": "fail"},
+    "distribution_drift": {"kind": "distribution_drift", "column": "income"},
+    "fairness": {
+        "kind": "fairness",
+        "label": "approved",
+        "prediction": "predicted",
+        "protected": ["sex"],
+    },
+    "pii_scan": {"kind": "pii_scan"},
+    "access_review": {"kind": "access_review", "unused_days": 90, "pending_days": 7},
+    "retention": {"kind": "retention", "date_column": "created_at"},
+}
+
+
 def kinds_help() -> list[dict]:
-    """What each check kind accepts, for the help beside the form."""
+    """What each check kind accepts, with an example, for the help beside the form."""
     return [
         {
             "kind": k,
             "label": label,
             "required": list(required),
-            "optional": {key: value for key, value in optional.items()},
+            "optional": {key: json.dumps(value) for key, value in optional.items()},
+            "example": json.dumps(EXAMPLES.get(k, {"kind": k})),
         }
         for k, (label, required, optional) in KINDS.items()
     ]

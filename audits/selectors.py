@@ -50,12 +50,29 @@ def dataset_audit_history(runs: QuerySet[AuditRun], *, limit: int = 30) -> dict[
         "runs": recent,
         "latest": recent[0] if recent else None,
         "chart": history_chart(finished),
+        "matrix": status_matrix(finished[-12:]),
     }
+
+
+def status_matrix(runs: list[AuditRun]) -> dict[str, Any]:
+    """Each check's status across recent runs (rows: checks by label, columns: runs)."""
+    labels: list[str] = []
+    cells: dict[tuple[str, int], CheckResult] = {}
+    for run in runs:
+        for result in run.results.all():  # prefetched
+            key = f"{run.policy.name}: {result.label}"
+            if key not in labels:
+                labels.append(key)
+            cells[(key, run.pk)] = result
+    rows = [
+        {"label": label, "cells": [cells.get((label, run.pk)) for run in runs]} for label in labels
+    ]
+    return {"runs": runs, "rows": rows}
 
 
 def history_chart(runs: list[AuditRun], width: int = 640, height: int = 160) -> dict[str, Any]:
     """Server-side SVG geometry: success percent per finished run, oldest on the left."""
-    pad = 24
+    pad = 40  # room for the axis labels on the left
     if not runs:
         return {"points": [], "polyline": "", "width": width, "height": height}
     step = (width - 2 * pad) / max(len(runs) - 1, 1)

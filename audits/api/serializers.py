@@ -29,10 +29,10 @@ class PolicyInputSerializer(serializers.Serializer):
 
 
 class PolicyOutputSerializer(serializers.ModelSerializer):
-    dataset = serializers.SlugRelatedField(slug_field="name", read_only=True)
-    target_tag = serializers.SlugRelatedField(slug_field="name", read_only=True)
-    target_domain = serializers.SlugRelatedField(slug_field="name", read_only=True)
-    periodic_task = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    dataset = serializers.SlugRelatedField(slug_field="name", read_only=True, allow_null=True)
+    target_tag = serializers.SlugRelatedField(slug_field="name", read_only=True, allow_null=True)
+    target_domain = serializers.SlugRelatedField(slug_field="name", read_only=True, allow_null=True)
+    periodic_task = serializers.SlugRelatedField(slug_field="name", read_only=True, allow_null=True)
 
     class Meta:
         model = AuditPolicy
@@ -77,10 +77,12 @@ class ResultOutputSerializer(serializers.ModelSerializer):
 
 
 class RunOutputSerializer(serializers.ModelSerializer):
-    policy = serializers.SlugRelatedField(slug_field="name", read_only=True)
-    dataset = serializers.SlugRelatedField(slug_field="name", read_only=True)
-    version = serializers.SlugRelatedField(slug_field="number", read_only=True)
-    requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    policy = serializers.SlugRelatedField(slug_field="name", read_only=True, allow_null=True)
+    dataset = serializers.SlugRelatedField(slug_field="name", read_only=True, allow_null=True)
+    version = serializers.SlugRelatedField(slug_field="number", read_only=True, allow_null=True)
+    requested_by = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
 
     class Meta:
         model = AuditRun

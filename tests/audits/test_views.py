@@ -267,3 +267,23 @@ def test_index_query_count_is_flat(
     few = count()
     add(3)
     assert count() == few
+
+
+@pytest.mark.django_db
+def test_dataset_audits_tab_query_count_is_flat(client, steward, policy,
+                                                django_capture_on_commit_callbacks):
+    client.force_login(steward)
+    url = reverse("audits:dataset-audits", kwargs={"name": "people"})
+
+    def count() -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            assert client.get(url).status_code == 200
+        return len(ctx.captured_queries)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.audit_run_request(policy=policy, actor=steward)
+    few = count()
+    for _ in range(3):
+        with django_capture_on_commit_callbacks(execute=True):
+            services.audit_run_request(policy=policy, actor=steward)
+    assert count() == few
