@@ -2,7 +2,7 @@
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
@@ -151,7 +151,7 @@ def run_status(request: HttpRequest, pk: int) -> JsonResponse:
 def run_report(request: HttpRequest, pk: int, fmt: str) -> HttpResponse:
     run = policies.get_audit_run_for(request.user, pk)
     if fmt not in REPORT_FORMATS:
-        raise ValidationError("unknown format")
+        raise Http404("unknown report format")
     if not policies.can_download_audit_report(request.user, run.dataset):
         raise PermissionDenied
     report = reports.run_report_generate(run=run, actor=request.user)
@@ -276,8 +276,10 @@ def activity_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_GET
 def ropa_download(request: HttpRequest, fmt: str) -> HttpResponse:
-    if not policies.can_view_processing_activities(request.user) or fmt not in REPORT_FORMATS:
+    if not policies.can_view_processing_activities(request.user):
         raise PermissionDenied
+    if fmt not in REPORT_FORMATS:
+        raise Http404("unknown report format")
     report = reports.ropa_report_generate(actor=request.user)
     return reports.render_download(report, fmt, "record-of-processing-activities")
 

@@ -287,3 +287,10 @@ def test_dataset_audits_tab_query_count_is_flat(client, steward, policy,
         with django_capture_on_commit_callbacks(execute=True):
             services.audit_run_request(policy=policy, actor=steward)
     assert count() == few
+
+
+@pytest.mark.django_db
+def test_unknown_report_format_is_404(client, compliance, finished_run):
+    client.force_login(compliance)
+    assert client.get(f"/audits/runs/{finished_run.pk}/report.docx").status_code == 404
+    assert client.get("/audits/processing/record.docx").status_code == 404
