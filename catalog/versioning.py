@@ -406,6 +406,13 @@ def dataset_rollback(
         )
         if restored:  # last: any refusal or failure here rolls the database back too
             _restore_file(dataset=locked, current=current, target=version)
+            from catalog.services import dataset_reprofile_request
+
+            # columns and profile follow the restored bytes (the fingerprint matches v<n>, so
+            # profiling records no new version)
+            dataset_reprofile_request(
+                dataset=locked, actor=actor, reason=f"rolled back to v{version.number}"
+            )
         from_id = current.pk if current else 0
         for listener in list(_rollback_listeners):
             transaction.on_commit(
