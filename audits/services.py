@@ -378,6 +378,18 @@ def audit_run_execute(*, run_id: int, task_id: str) -> AuditRun | None:
             return audit_run_fail(run_id=run_id, attempt=attempt, message=str(exc))
         logger.info("audit run %s: %s", run_id, exc)
         return None
+    except Exception as exc:
+        # A bug must not leave the run "running" for the sweeper to retry forever: end it as
+        # an error that names the problem, then re-raise so the worker logs the traceback.
+        logger.exception("audit run %s failed unexpectedly", run_id)
+        audit_run_fail(
+            run_id=run_id,
+            attempt=attempt,
+            message=f"The audit stopped on an internal error ({type(exc).__name__}: "
+            f"{str(exc)[:300]}). The administrators can see the details in "
+            "the worker log.",
+        )
+        raise
     return _run_finish(
         run_id=run_id,
         attempt=attempt,

@@ -353,3 +353,17 @@ def test_recently_queued_and_live_runs_are_left_alone(policy):
     assert services.audit_runs_recover() == []
     assert AuditRun.objects.get(pk=queued.pk).state == "queued"
     assert AuditRun.objects.get(pk=live.pk).state == "running"
+
+
+@pytest.mark.django_db
+def test_an_unexpected_error_ends_the_run_as_error_and_is_raised(policy, steward, monkeypatch):
+    def boom(*args, **kwargs):
+        raise KeyError("surprise")
+
+    monkeypatch.setattr("audits.checks.engine.run_on_source", boom)
+    run = AuditRun.objects.create(policy=policy, dataset=policy.dataset, checks=policy.checks)
+    with pytest.raises(KeyError):
+        services.audit_run_execute(run_id=run.pk, task_id="t")
+    run.refresh_from_db()
+    assert run.state == AuditRun.State.ERROR
+    assert "internal error (KeyError" in run.error_message
