@@ -27,12 +27,11 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Greatest
+from django.db.models.expressions import RawSQL
 
 from catalog.models import Column, Dataset, DatasetVersion, IssueComment, IssueReport
 
 COUNT_CAP = 10_000
-TRIGRAM_THRESHOLD = 0.45
 _TERM = re.compile(r"\w+", re.UNICODE)
 
 
@@ -50,6 +49,13 @@ def pii_exists() -> Exists:
     )
 
 
+def searchable(visible: QuerySet[Dataset]) -> QuerySet[Dataset]:
+    """The policy queryset as a plain id filter: no DISTINCT over wide rows, indexes stay usable."""
+    if not visible.query.where and not visible.query.distinct:
+        return visible
+    return Dataset.objects.filter(pk__in=visible.values("pk"))
+
+
 def dataset_search(queryset: QuerySet[Dataset], query: str) -> QuerySet[Dataset]:
     """Filter `queryset` to datasets matching `query`, annotated with a `relevance` score."""
     terms = search_terms(query)
@@ -61,26 +67,32 @@ def dataset_search(queryset: QuerySet[Dataset], query: str) -> QuerySet[Dataset]
 
 
 def _search_postgres(queryset: QuerySet[Dataset], terms: list[str]) -> QuerySet[Dataset]:
+    """Full-text first (stored tsvector, GIN); only when nothing matches, trigram word similarity.
+
+    Both paths are served by an index (migrations 0003/0004), so search stays fast at 100k rows.
+    """
+    from django.contrib.postgres.lookups import TrigramWordSimilar
     from django.contrib.postgres.search import (
         SearchQuery,
         SearchRank,
-        SearchVector,
+        SearchVectorField,
         TrigramWordSimilarity,
     )
 
-    text = " ".join(terms)
     # Prefix match on every word, so results appear while the user is still typing.
     tsquery = SearchQuery(" & ".join(f"{t}:*" for t in terms), search_type="raw", config="english")
-    vector = SearchVector("search_document", config="english")
-    similarity = Greatest(
-        TrigramWordSimilarity(Value(text), "name"),
-        TrigramWordSimilarity(Value(text), "title"),
-        TrigramWordSimilarity(Value(text), "search_document") * Value(0.9),
+    vector = RawSQL('"catalog_dataset"."search_vector"', [], output_field=SearchVectorField())
+    name_bonus = Case(
+        When(name__istartswith=terms[0], then=Value(1.0)),
+        default=Value(0.0),
+        output_field=FloatField(),
     )
-    return (
-        queryset.annotate(_vector=vector, _rank=SearchRank(vector, tsquery), _similarity=similarity)
-        .filter(Q(_vector=tsquery) | Q(_similarity__gte=TRIGRAM_THRESHOLD))
-        .annotate(relevance=F("_rank") + F("_similarity"))
+    full_text = queryset.annotate(_vector=vector).filter(_vector=tsquery)
+    if full_text.exists():
+        return full_text.annotate(relevance=SearchRank(vector, tsquery) + name_bonus)
+    text = " ".join(terms)
+    return queryset.filter(TrigramWordSimilar(F("search_document"), Value(text))).annotate(
+        relevance=TrigramWordSimilarity(Value(text), "search_document") + name_bonus
     )
 
 
@@ -129,7 +141,9 @@ class CappedPaginator(Paginator):
     @property
     def count(self) -> int:  # type: ignore[override]
         if not hasattr(self, "_capped_count"):
-            self._capped_count = self.object_list[: COUNT_CAP + 1].count()
+            # Count ids only: no ordering, no annotations in the select list, stop at the cap.
+            ids = self.object_list.order_by().values("pk")[: COUNT_CAP + 1]
+            self._capped_count = ids.count()
         return self._capped_count
 
     @property

@@ -52,7 +52,7 @@ def _form_errors(form, exc: ValidationError) -> None:
 @require_GET
 def dataset_list(request: HttpRequest) -> HttpResponse:
     """The catalog home: search box, facets with counts, sorting and pages of results."""
-    visible = datasets_for(request.user, "view")
+    visible = selectors.searchable(datasets_for(request.user, "view"))
     params = request.GET.copy()
     if "q" in params and "search" not in params:
         params["search"] = params["q"]

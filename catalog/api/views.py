@@ -33,6 +33,22 @@ FACETS_PARAM = OpenApiParameter(
 )
 
 
+class CappedPagination(Pagination):
+    """Page numbers whose `count` stops at 10,001: `count_capped` says "10,000+" to clients."""
+
+    django_paginator_class = selectors.CappedPaginator
+
+    def get_paginated_response(self, data):
+        response = super().get_paginated_response(data)
+        response.data["count_capped"] = self.page.paginator.capped
+        return response
+
+    def get_paginated_response_schema(self, schema):
+        schema = super().get_paginated_response_schema(schema)
+        schema["properties"]["count_capped"] = {"type": "boolean"}
+        return schema
+
+
 def _detail(name: str, user) -> Dataset:
     """Reload a visible dataset with everything the detail serializer reads."""
     return (
@@ -49,6 +65,7 @@ def _detail(name: str, user) -> Dataset:
 
 
 class DatasetListCreateApi(APIView):
+    pagination_class = CappedPagination  # documents the page envelope in the schema
     parser_classes = [JSONParser, MultiPartParser, FormParser]
 
     @extend_schema(
@@ -62,10 +79,11 @@ class DatasetListCreateApi(APIView):
         responses=s.DatasetListOutputSerializer(many=True),
     )
     def get(self, request: Request) -> Response:
-        filterset = DatasetFilter(request.query_params, queryset=datasets_for(request.user, "view"))
+        visible = selectors.searchable(datasets_for(request.user, "view"))
+        filterset = DatasetFilter(request.query_params, queryset=visible)
         if not filterset.is_valid():
             raise exceptions.ValidationError(filterset.errors)
-        paginator = Pagination()
+        paginator = CappedPagination()
         page = paginator.paginate_queryset(selectors.dataset_list(filterset.qs), request, view=self)
         response = paginator.get_paginated_response(
             s.DatasetListOutputSerializer(page, many=True).data
@@ -172,6 +190,8 @@ class DatasetReactivateApi(APIView):
 
 
 class DatasetVersionListApi(APIView):
+    pagination_class = Pagination  # documents the page envelope in the schema
+
     @extend_schema(
         summary="Version history, newest first",
         responses=s.DatasetVersionOutputSerializer(many=True),
@@ -203,6 +223,8 @@ class ColumnDetailApi(APIView):
 
 
 class IssueReportListCreateApi(APIView):
+    pagination_class = Pagination  # documents the page envelope in the schema
+
     @extend_schema(
         summary="Issue reports on a dataset",
         parameters=[
