@@ -449,3 +449,94 @@ def _restore_file(
         )
     except SnapshotError as exc:
         raise ValidationError(str(exc)) from exc
+
+
+# --- as-of reads --------------------------------------------------------------------------------
+
+AS_OF_ACTIONS = (
+    "dataset.registered",
+    "dataset.updated",
+    "column.classified",
+    "dataset.version_created",
+    "dataset.rolled_back",
+    "dataset.deprecated",
+    "dataset.reactivated",
+)
+
+
+def dataset_as_of(*, dataset: Dataset, at: datetime) -> dict[str, Any]:
+    """The dataset's description, classification and current version as they were at `at`.
+
+    Rebuilt from the governance log: start from today's state and undo, newest first, every
+    logged change made after `at` (the ledger keeps before/after of each). Two queries plus the
+    current state, whatever the history length.
+    """
+    from catalog.services import COLUMN_FIELDS, _snapshot  # the same shape the ledger records
+    from ledger.models import Event
+
+    events = list(
+        Event.objects.filter(
+            target_type="catalog.dataset", target_id=str(dataset.pk), action__in=AS_OF_ACTIONS
+        ).order_by("seq")
+    )
+    registered = next((e for e in events if e.action == "dataset.registered"), None)
+    if (registered and registered.created_at > at) or dataset.created_at > at:
+        return {"dataset": dataset.name, "at": at.isoformat(), "exists": False}
+    fields = _snapshot(dataset)
+    fields["status"] = dataset.status
+    columns = {
+        c.name: {
+            "name": c.name,
+            "data_type": c.data_type,
+            **{f: getattr(c, f) for f in COLUMN_FIELDS},
+        }
+        for c in dataset.columns.order_by("position")
+    }
+    later = [e for e in events if e.created_at > at]
+    for event in reversed(later):
+        changes = (event.data or {}).get("changes") or {}
+        if event.action == "dataset.updated":
+            for key, change in changes.items():
+                fields[key] = change.get("before")
+        elif event.action == "column.classified":
+            column = columns.get((event.data or {}).get("column"))
+            if column is not None:
+                for key, change in changes.items():
+                    column[key] = change.get("before")
+        elif event.action == "dataset.deprecated":
+            fields["status"] = Dataset.Status.ACTIVE
+        elif event.action == "dataset.reactivated":
+            fields["status"] = Dataset.Status.DEPRECATED
+    number = None
+    for event in events:
+        if event.created_at > at:
+            break
+        data = event.data or {}
+        if event.action == "dataset.version_created":
+            number = data.get("version")
+        elif event.action == "dataset.rolled_back":
+            number = data.get("to_version")
+    version = dataset.versions.filter(number=number).first() if number else None
+    if version is not None and version.schema:
+        names = [c.get("name") for c in version.schema]
+        cols = [
+            columns.get(n) or {"name": n, "data_type": c.get("type", "")}
+            for n, c in zip(names, version.schema, strict=True)
+        ]
+    else:
+        cols = list(columns.values())
+    return {
+        "dataset": dataset.name,
+        "at": at.isoformat(),
+        "exists": True,
+        "fields": fields,
+        "version": {
+            "number": version.number,
+            "fingerprint": version.fingerprint,
+            "row_count": version.row_count,
+        }
+        if version
+        else None,
+        "columns": cols,
+        "changes_since": len(later),
+    }

@@ -6,6 +6,7 @@ app_name = "lineage"
 V = "catalog/datasets/<str:name>/versions/"
 urlpatterns = [
     path(V + "compare/", views_versions.version_compare, name="version-compare"),
+    path("catalog/datasets/<str:name>/as-of/", views_versions.dataset_as_of, name="dataset-as-of"),
     path(V + "<int:number>/rollback/", views_versions.version_rollback, name="version-rollback"),
     path(V + "<int:number>/snapshot/", views_versions.version_snapshot, name="version-snapshot"),
     path(V + "<int:number>/download/", views_versions.version_download, name="version-download"),

@@ -222,3 +222,31 @@ def version_download(request: HttpRequest, name: str, number: int) -> HttpRespon
     )
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
+
+
+@login_required
+def dataset_as_of(request: HttpRequest, name: str) -> HttpResponse:
+    """The dataset's metadata and classification as they were at a past time."""
+    from lineage.views import parse_as_of
+
+    dataset = get_dataset_for(request.user, name)
+    state, error = None, ""
+    raw = request.GET.get("at", "")
+    if raw:
+        try:
+            state = versioning.dataset_as_of(dataset=dataset, at=parse_as_of(raw))
+        except ValidationError as exc:
+            error = " ".join(exc.messages)
+    rows = [
+        (key.replace("_", " "), ", ".join(map(str, v)) if isinstance(v, list) else v)
+        for key, v in ((state or {}).get("fields") or {}).items()
+    ]
+    context = {
+        "dataset": dataset,
+        "active_tab": "Versions",
+        "state": state,
+        "field_rows": rows,
+        "at": raw,
+        "error": error,
+    }
+    return render(request, "lineage/versions/as_of.html", context)

@@ -390,3 +390,24 @@ class VersionRollbackApi(APIView):
                 "fingerprint": version.fingerprint,
             }
         )
+
+
+class DatasetAsOfApi(APIView):
+    """GET ?at=<ISO 8601>: the dataset's metadata, classification and version at that time."""
+
+    def get(self, request: Request, name: str) -> Response:
+        from catalog import versioning
+
+        dataset = get_dataset_for(request.user, name)
+        at = _as_of_required(request)
+        return Response(versioning.dataset_as_of(dataset=dataset, at=at))
+
+
+def _as_of_required(request: Request):  # noqa: ANN202
+    raw = request.query_params.get("at", "")
+    if not raw:
+        raise ApiValidationError({"at": ["Give a time: ?at=2026-11-01T12:00:00Z."]})
+    try:
+        return parse_as_of(raw)
+    except ValidationError as exc:
+        raise ApiValidationError({"at": exc.messages}) from exc
