@@ -25,7 +25,8 @@ run: install
 	@$(PY) manage.py portal_banner
 	@# honcho stops everything on Ctrl-C; its built-in 5 s before SIGKILL is too short for a
 	@# warm Celery shutdown (finish the running task) on a busy machine, so give it 30 s.
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -c "$(HONCHO)" start -f Procfile || test $$? -eq 130
+	@# `-e /dev/null`: every step reads the same shell environment (.env is for docker compose).
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PY) -c "$(HONCHO)" start -f Procfile -e /dev/null || test $$? -eq 130
 
 test: install
 	$(PY) -m pytest -q
