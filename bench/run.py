@@ -18,6 +18,7 @@ import importlib
 import json
 import os
 import platform
+import signal
 import subprocess
 import sys
 import time
@@ -113,6 +114,8 @@ def summary_table(figures: list[dict]) -> str:
 
 
 def main() -> int:
+    # A plain `kill` unwinds like Ctrl-C: gunicorn, workers and the bench database are cleaned up.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     scale = current_scale()
     only = {s.strip() for s in os.environ.get("BENCH_ONLY", "").split(",") if s.strip()}
     db_name = os.environ.get("BENCH_DB", "charter_bench_run")
