@@ -2,7 +2,7 @@
 
 from rest_framework import serializers
 
-from audits.models import AuditPolicy, AuditRun, CheckResult
+from audits.models import AuditPolicy, AuditRun, CheckResult, PiiProposal
 from catalog.models import Sensitivity
 
 
@@ -112,3 +112,28 @@ class RunDetailOutputSerializer(RunOutputSerializer):
 
     class Meta(RunOutputSerializer.Meta):
         fields = [*RunOutputSerializer.Meta.fields, "evidence", "results"]
+
+
+class PiiProposalOutputSerializer(serializers.ModelSerializer):
+    dataset = serializers.CharField(source="column.dataset.name", read_only=True)
+    column = serializers.CharField(source="column.name", read_only=True)
+    decided_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = PiiProposal
+        fields = [
+            "id",
+            "run",
+            "dataset",
+            "column",
+            "declared_kind",
+            "proposed_kind",
+            "evidence",
+            "status",
+            "decided_by",
+            "decided_at",
+        ]
+
+
+class PiiProposalDecideInputSerializer(serializers.Serializer):
+    decision = serializers.ChoiceField(choices=["accept", "reject"])

@@ -3,6 +3,8 @@
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -11,13 +13,15 @@ from rest_framework.response import Response
 from access import policies
 from audits import reports, selectors, services
 from audits.api.serializers import (
+    PiiProposalDecideInputSerializer,
+    PiiProposalOutputSerializer,
     PolicyInputSerializer,
     PolicyOutputSerializer,
     ResultOutputSerializer,
     RunDetailOutputSerializer,
     RunOutputSerializer,
 )
-from audits.models import CheckResult
+from audits.models import CheckResult, PiiProposal
 from catalog.models import Domain, Tag
 
 
@@ -110,12 +114,20 @@ class AuditRunViewSet(viewsets.ReadOnlyModelViewSet):
             )
         return runs
 
-    @action(detail=True, methods=["get"])
+    @extend_schema(responses=ResultOutputSerializer(many=True))
+    @action(detail=True, methods=["get"], pagination_class=None)
     def results(self, request: Request, pk: int) -> Response:
         run = policies.get_audit_run_for(request.user, int(pk))
         rows = CheckResult.objects.filter(run=run).order_by("index")
         return Response(ResultOutputSerializer(rows, many=True).data)
 
+    @extend_schema(
+        responses={
+            (200, "application/pdf"): OpenApiTypes.BINARY,
+            (200, "text/csv"): OpenApiTypes.STR,
+            (200, "application/json"): OpenApiTypes.OBJECT,
+        }
+    )
     @action(detail=True, methods=["get"], url_path=r"report/(?P<fmt>pdf|csv|json)")
     def report(self, request: Request, pk: int, fmt: str):
         """Download the run's report; its sha256 is recorded in the ledger."""
@@ -124,3 +136,39 @@ class AuditRunViewSet(viewsets.ReadOnlyModelViewSet):
             raise PermissionDenied
         report = reports.run_report_generate(run=run, actor=request.user, fmt=fmt)
         return reports.render_download(report, fmt, f"audit-run-{run.pk}")
+
+
+class PiiProposalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """PII classification proposals from audit runs; ?dataset=, ?status=; stewards decide."""
+
+    serializer_class = PiiProposalOutputSerializer
+
+    def get_queryset(self):
+        proposals = (
+            PiiProposal.objects.filter(
+                run__in=policies.audit_runs_for(self.request.user).values("pk")
+            )
+            .select_related("column__dataset", "decided_by")
+            .order_by("-pk")
+        )
+        params = self.request.query_params
+        if params.get("dataset"):
+            proposals = proposals.filter(column__dataset__name=params["dataset"])
+        if params.get("status"):
+            proposals = proposals.filter(status=params["status"])
+        return proposals
+
+    @action(detail=True, methods=["post"])
+    def decide(self, request: Request, pk: int) -> Response:
+        """Accept (classify the column) or reject a proposal."""
+        proposal = self.get_object()
+        if not policies.can_decide_pii_proposal(request.user, proposal.column.dataset):
+            raise PermissionDenied
+        payload = PiiProposalDecideInputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        proposal = services.pii_proposal_decide(
+            proposal=proposal,
+            actor=request.user,
+            accept=payload.validated_data["decision"] == "accept",
+        )
+        return Response(PiiProposalOutputSerializer(proposal).data)

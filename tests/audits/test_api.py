@@ -144,3 +144,25 @@ def test_run_list_query_count_is_flat(
     for _ in range(3):
         AuditRun.objects.create(policy=policy, dataset=policy.dataset, checks=policy.checks)
     assert count() == few
+
+
+@pytest.mark.django_db
+def test_pii_proposals_are_listed_and_decided_by_a_steward(
+    api_client, steward, engineer, make_dataset, django_capture_on_commit_callbacks
+):
+    dataset = make_dataset("contacts")
+    policy = services.audit_policy_create(
+        actor=steward, name="pii", dataset=dataset, checks=[{"kind": "pii_scan"}]
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        services.audit_run_request(policy=policy, actor=steward)
+    api_client.force_authenticate(engineer)
+    listed = api_client.get("/api/v1/pii-proposals/", {"dataset": "contacts"}).json()
+    proposal = next(p for p in listed["results"] if p["column"] == "email")
+    assert proposal["proposed_kind"] == "email" and proposal["status"] == "open"
+    url = f"/api/v1/pii-proposals/{proposal['id']}/decide/"
+    assert api_client.post(url, {"decision": "accept"}, format="json").status_code == 403
+    api_client.force_authenticate(steward)
+    response = api_client.post(url, {"decision": "accept"}, format="json")
+    assert response.status_code == 200 and response.json()["status"] == "accepted"
+    assert api_client.post(url, {"decision": "reject"}, format="json").status_code == 400
