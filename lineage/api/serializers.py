@@ -5,7 +5,7 @@ from rest_framework import serializers
 from lineage.models import Job, Model, ModelVersion, Run
 
 
-class RunOutputSerializer(serializers.ModelSerializer):
+class LineageRunOutputSerializer(serializers.ModelSerializer):
     job = serializers.SerializerMethodField()
 
     class Meta:

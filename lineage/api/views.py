@@ -4,6 +4,8 @@ runs, and the model registry."""
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q
 from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import NotFound
 from rest_framework.exceptions import ValidationError as ApiValidationError
@@ -22,10 +24,10 @@ from catalog.models import DatasetVersion
 from config.api import Pagination
 from lineage import selectors
 from lineage.api.serializers import (
+    LineageRunOutputSerializer,
     ModelOutputSerializer,
     ModelVersionOutputSerializer,
     ModelVersionRegisterInputSerializer,
-    RunOutputSerializer,
 )
 from lineage.clearance import dataset_version_clearance
 from lineage.models import Job, Model, ModelVersion, NodeKind
@@ -110,6 +112,11 @@ class LineageApi(APIView):
     parser_classes = [RawBodyParser]
     permission_classes = [IsAuthenticated]
 
+    @extend_schema(
+        summary="Ingest one OpenLineage event (spec 2-0-2; gzip accepted)",
+        request=OpenApiTypes.OBJECT,
+        responses={201: OpenApiTypes.OBJECT, 200: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT},
+    )
     def post(self, request: Request) -> Response:
         if not can_post_lineage(request.user):
             raise PermissionDenied
@@ -124,6 +131,33 @@ class LineageApi(APIView):
         code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
         return Response({"id": event.pk, "duplicate": not created}, status=code)
 
+    @extend_schema(
+        summary="Lineage graph around a node",
+        parameters=[
+            OpenApiParameter(
+                "node",
+                OpenApiTypes.STR,
+                description="dataset:<name>, job:<id> or model_version:<model>/<version>",
+                required=True,
+            ),
+            OpenApiParameter(
+                "direction",
+                OpenApiTypes.STR,
+                description="upstream, downstream or both",
+                required=False,
+            ),
+            OpenApiParameter(
+                "depth", OpenApiTypes.INT, description="hops (default 2)", required=False
+            ),
+            OpenApiParameter(
+                "as_of",
+                OpenApiTypes.STR,
+                description="ISO 8601 time: read the graph as it was then",
+                required=False,
+            ),
+        ],
+        responses=OpenApiTypes.OBJECT,
+    )
     def get(self, request: Request) -> Response:
         start = _node_for(request.user, request.query_params.get("node", ""))
         depth = _int(request.query_params.get("depth"), 2, 0, selectors.MAX_DEPTH, "depth")
@@ -143,6 +177,24 @@ class LineageApi(APIView):
 class ImpactApi(APIView):
     """Downstream datasets, jobs and model versions of a node, with owners (capped, flagged)."""
 
+    @extend_schema(
+        summary="Impact analysis: everything downstream, with owners",
+        parameters=[
+            OpenApiParameter(
+                "node",
+                OpenApiTypes.STR,
+                description="dataset:<name>, job:<id> or model_version:<model>/<version>",
+                required=True,
+            ),
+            OpenApiParameter(
+                "as_of",
+                OpenApiTypes.STR,
+                description="ISO 8601 time: read the graph as it was then",
+                required=False,
+            ),
+        ],
+        responses=OpenApiTypes.OBJECT,
+    )
     def get(self, request: Request) -> Response:
         start = _node_for(request.user, request.query_params.get("node", ""))
         return Response(
@@ -158,6 +210,26 @@ class ImpactApi(APIView):
 class ColumnLineageApi(APIView):
     """Columns upstream or downstream of one column: ?dataset=&column=&direction=&depth=."""
 
+    @extend_schema(
+        summary="Column-level lineage",
+        parameters=[
+            OpenApiParameter(
+                "dataset", OpenApiTypes.STR, description="dataset name", required=True
+            ),
+            OpenApiParameter("column", OpenApiTypes.STR, description="column name", required=True),
+            OpenApiParameter(
+                "direction", OpenApiTypes.STR, description="upstream or downstream", required=False
+            ),
+            OpenApiParameter("depth", OpenApiTypes.INT, description="hops", required=False),
+            OpenApiParameter(
+                "as_of",
+                OpenApiTypes.STR,
+                description="ISO 8601 time: read the graph as it was then",
+                required=False,
+            ),
+        ],
+        responses=OpenApiTypes.OBJECT,
+    )
     def get(self, request: Request) -> Response:
         params = request.query_params
         dataset = get_dataset_for(request.user, params.get("dataset", ""))
@@ -189,13 +261,15 @@ class ColumnLineageApi(APIView):
 
 
 class RunListApi(APIView):
+    @extend_schema(summary="Recent runs", responses=LineageRunOutputSerializer(many=True))
     def get(self, request: Request) -> Response:
         paginator = Pagination()
         page = paginator.paginate_queryset(selectors.run_list(), request, view=self)
-        return paginator.get_paginated_response(RunOutputSerializer(page, many=True).data)
+        return paginator.get_paginated_response(LineageRunOutputSerializer(page, many=True).data)
 
 
 class ModelListApi(APIView):
+    @extend_schema(summary="Models", responses=ModelOutputSerializer(many=True))
     def get(self, request: Request) -> Response:
         paginator = Pagination()
         page = paginator.paginate_queryset(selectors.model_list(), request, view=self)
@@ -211,6 +285,11 @@ def _version_context(user, versions: list[ModelVersion]) -> dict:  # noqa: ANN00
 class ModelVersionListApi(APIView):
     """GET: a model's versions. POST: register a version with its exact dataset versions."""
 
+    @extend_schema(
+        summary="A model's versions",
+        operation_id="v1_models_versions_list",
+        responses=ModelVersionOutputSerializer(many=True),
+    )
     def get(self, request: Request, name: str) -> Response:
         model = get_object_or_404(Model, name=name)
         paginator = Pagination()
@@ -222,6 +301,11 @@ class ModelVersionListApi(APIView):
             ModelVersionOutputSerializer(page, many=True, context=ctx).data
         )
 
+    @extend_schema(
+        summary="Register a model version with its exact dataset versions",
+        request=ModelVersionRegisterInputSerializer,
+        responses={201: ModelVersionOutputSerializer},
+    )
     def post(self, request: Request, name: str) -> Response:
         if not can_register_model_version(request.user):
             raise PermissionDenied
@@ -279,6 +363,7 @@ def _resolve_versions(user, refs: list[dict], field: str) -> list[DatasetVersion
 
 
 class ModelVersionDetailApi(APIView):
+    @extend_schema(summary="One model version", responses=ModelVersionOutputSerializer)
     def get(self, request: Request, name: str, version: str) -> Response:
         mv = selectors.model_version_get(name=name, version=version)
         ctx = _version_context(request.user, [mv])
@@ -288,6 +373,10 @@ class ModelVersionDetailApi(APIView):
 class TrainingDataApi(APIView):
     """The exact data a model version was trained on, with whether `user` may read each part."""
 
+    @extend_schema(
+        summary="The exact data a model version was trained on, and what you may read",
+        responses=OpenApiTypes.OBJECT,
+    )
     def get(self, request: Request, name: str, version: str) -> Response:
         mv = selectors.model_version_get(name=name, version=version)
         links = list(mv.data.all())
@@ -327,6 +416,21 @@ class TrainingDataApi(APIView):
 class ClearanceApi(APIView):
     """Training clearance of one dataset version: ?dataset=<name>&version=<number>."""
 
+    @extend_schema(
+        summary="Training clearance of a dataset version",
+        parameters=[
+            OpenApiParameter(
+                "dataset", OpenApiTypes.STR, description="dataset name", required=True
+            ),
+            OpenApiParameter(
+                "version",
+                OpenApiTypes.INT,
+                description="version number (default: current)",
+                required=False,
+            ),
+        ],
+        responses=OpenApiTypes.OBJECT,
+    )
     def get(self, request: Request) -> Response:
         dataset = get_dataset_for(request.user, request.query_params.get("dataset", ""))
         number = _int(request.query_params.get("version"), 0, 0, 2**31, "version")
@@ -350,6 +454,21 @@ class ClearanceApi(APIView):
 class VersionDiffApi(APIView):
     """GET ?a=<number>&b=<number>[&key=<column>]: schema, row count, profile and row changes."""
 
+    @extend_schema(
+        summary="Diff two versions of a dataset",
+        parameters=[
+            OpenApiParameter(
+                "a", OpenApiTypes.INT, description="old version number", required=True
+            ),
+            OpenApiParameter(
+                "b", OpenApiTypes.INT, description="new version number", required=True
+            ),
+            OpenApiParameter(
+                "key", OpenApiTypes.STR, description="key column for the row diff", required=False
+            ),
+        ],
+        responses=OpenApiTypes.OBJECT,
+    )
     def get(self, request: Request, name: str) -> Response:
         from catalog import versioning
         from lineage.views_versions import row_diff_mask
@@ -374,6 +493,11 @@ class VersionDiffApi(APIView):
 class VersionRollbackApi(APIView):
     """POST {"reason": "..."}: make version <number> current again (stewards)."""
 
+    @extend_schema(
+        summary="Roll a dataset back to a version (reason required)",
+        request=OpenApiTypes.OBJECT,
+        responses=OpenApiTypes.OBJECT,
+    )
     def post(self, request: Request, name: str, number: int) -> Response:
         from catalog import versioning
 
@@ -395,6 +519,13 @@ class VersionRollbackApi(APIView):
 class DatasetAsOfApi(APIView):
     """GET ?at=<ISO 8601>: the dataset's metadata, classification and version at that time."""
 
+    @extend_schema(
+        summary="A dataset's metadata and classification at a past time",
+        parameters=[
+            OpenApiParameter("at", OpenApiTypes.STR, description="ISO 8601 time", required=True)
+        ],
+        responses=OpenApiTypes.OBJECT,
+    )
     def get(self, request: Request, name: str) -> Response:
         from catalog import versioning
 
