@@ -80,10 +80,12 @@ def gzip_bytes(data: bytes) -> bytes:
     return gzip.compress(data)
 
 
-def _require_str(obj: dict, key: str, where: str) -> str:
+def _require_str(obj: dict, key: str, where: str, max_length: int = 1000) -> str:
     value = obj.get(key)
     if not isinstance(value, str) or not value.strip():
         raise EventError(f"{where}.{key} is required and must be a non-empty string.")
+    if len(value) > max_length:
+        raise EventError(f"{where}.{key} is longer than {max_length} characters.")
     return value
 
 
@@ -103,8 +105,8 @@ def _dataset(obj: Any, where: str) -> DatasetSpec:
     if not isinstance(obj, dict):
         raise EventError(f"{where} must be an object with namespace and name.")
     return DatasetSpec(
-        namespace=_require_str(obj, "namespace", where),
-        name=_require_str(obj, "name", where),
+        namespace=_require_str(obj, "namespace", where, 500),
+        name=_require_str(obj, "name", where, 1000),
         facets=_facets(obj, "facets", where),
         input_facets=_facets(obj, "inputFacets", where),
         output_facets=_facets(obj, "outputFacets", where),
@@ -125,7 +127,7 @@ def _job(payload: dict) -> tuple[str, str]:
     if not isinstance(job, dict):
         raise EventError("job is required and must be an object with namespace and name.")
     _facets(job, "facets", "job")
-    return _require_str(job, "namespace", "job"), _require_str(job, "name", "job")
+    return _require_str(job, "namespace", "job", 500), _require_str(job, "name", "job", 500)
 
 
 def event_type_of(schema_url: str) -> str:

@@ -114,6 +114,18 @@ class _Context:
 
 
 def lineage_event_process(*, event_id: int) -> LineageEvent | None:
+    """Apply a stored event; a failure marks it failed with the reason (then re-raises)."""
+    try:
+        return _lineage_event_apply(event_id=event_id)
+    except Exception as exc:
+        logger.exception("lineage event %s failed", event_id)
+        LineageEvent.objects.filter(pk=event_id).update(
+            status=LineageEvent.Status.FAILED, notes=[f"processing failed: {exc}"[:1000]]
+        )
+        raise
+
+
+def _lineage_event_apply(*, event_id: int) -> LineageEvent | None:
     """Apply a stored event to the graph and the catalog, once (claimed with a conditional UPDATE).
 
     1. Claim the event (pending -> processed); a second worker or a retry finds nothing to do.
@@ -478,8 +490,12 @@ def _apply_column_lineage(
         return
     wanted: dict[tuple[int, str, int, str], list] = {}
     for out_col, info in fields.items():
-        for src in (info or {}).get("inputFields") or []:
+        if not isinstance(info, dict):
+            continue
+        for src in info.get("inputFields") or []:
             if not isinstance(src, dict) or not src.get("field"):
+                continue
+            if len(str(src.get("namespace", ""))) > 500 or len(str(src.get("name", ""))) > 1000:
                 continue
             src_spec = DatasetSpec(
                 namespace=str(src.get("namespace", "")), name=str(src.get("name", ""))

@@ -393,3 +393,28 @@ def test_version_facet_and_model_facet_register_model_version(
     assert mv.metrics == {"auc": 0.9}
     assert LineageEdge.objects.get(kind="trained_on").dataset_version == v1
     assert Event.objects.filter(action="model_version.registered").count() == 1
+
+
+def test_overlong_names_are_400(pipeline):
+    event = run_event(inputs=[{"namespace": "file", "name": "x" * 1001}])
+    response = post(pipeline, event)
+    assert response.status_code == 400 and "longer than 1000" in response.json()["detail"]
+
+
+def test_a_processing_failure_marks_the_event_failed(pipeline, monkeypatch):
+    from lineage import services
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(services, "_process_job_event", boom)
+    with pytest.raises(RuntimeError):
+        from django.db import transaction
+
+        with transaction.atomic():
+            event, _ = services.lineage_event_receive(
+                body=json.dumps(run_event()).encode(), content_encoding="", user=None
+            )
+        services.lineage_event_process(event_id=event.pk)
+    stored = LineageEvent.objects.get()
+    assert stored.status == "failed" and "disk on fire" in stored.notes[0]
