@@ -5,9 +5,10 @@ The worker is a separate `celery -A config worker` process started by the fixtur
 writes is what the test reads back. Tests using these fixtures commit for real
 (`transactional_db`), so the worker sees their rows.
 
-Needs `REDIS_URL` and a PostgreSQL `DATABASE_URL` (SQLite's test database lives in memory and
-cannot be shared with another process). Without them the tests here are skipped, unless
-`CHARTER_REQUIRE_INTEGRATION=1` (CI sets it), where that is an error, not a silent skip.
+The fixtures need `REDIS_URL` and a PostgreSQL `DATABASE_URL` (SQLite's test database lives in
+memory and cannot be shared with another process). Without them the tests using them are
+skipped, unless `CHARTER_REQUIRE_INTEGRATION=1` (CI sets it), where that is an error, not a
+silent skip. (test_worker_embedded.py needs neither: it runs the `make run` setup.)
 
 Use your own Redis database number (e.g. `redis://127.0.0.1:6379/1`): the worker consumes the
 default queue of that database, and stale messages are purged before each worker starts.
@@ -54,9 +55,17 @@ def _missing_services() -> list[str]:
     return missing
 
 
+NEEDS_SERVICES = {"celery_worker", "celery_worker_factory", "celery_beat", "celery_broker_mode"}
+
+
 def pytest_collection_modifyitems(config, items):
     here = Path(__file__).parent
-    ours = [item for item in items if here in Path(str(item.fspath)).parents]
+    ours = [
+        item
+        for item in items
+        if here in Path(str(item.fspath)).parents
+        and NEEDS_SERVICES & set(getattr(item, "fixturenames", ()))
+    ]
     if not ours:
         return
     missing = _missing_services()
