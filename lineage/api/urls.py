@@ -11,6 +11,7 @@ urlpatterns = [
     path("lineage/runs/", views.RunListApi.as_view(), name="lineage-runs-api"),
     path("lineage/clearance", views.ClearanceApi.as_view(), name="lineage-clearance-api"),
     path("models/", views.ModelListApi.as_view(), name="model-list-api"),
+    path("models/<str:name>/", views.ModelDetailApi.as_view(), name="model-detail-api"),
     path("datasets/<str:name>/as-of", views.DatasetAsOfApi.as_view(), name="dataset-as-of-api"),
     path(
         "datasets/<str:name>/versions/diff",

@@ -276,6 +276,13 @@ class ModelListApi(APIView):
         return paginator.get_paginated_response(ModelOutputSerializer(page, many=True).data)
 
 
+class ModelDetailApi(APIView):
+    @extend_schema(summary="One model", responses=ModelOutputSerializer)
+    def get(self, request: Request, name: str) -> Response:
+        model = get_object_or_404(selectors.model_list(), name=name)
+        return Response(ModelOutputSerializer(model).data)
+
+
 def _version_context(user, versions: list[ModelVersion]) -> dict:  # noqa: ANN001
     ids = {d.dataset_version.dataset_id for v in versions for d in v.data.all()}
     visible = set(datasets_for(user, "view").filter(pk__in=ids).values_list("pk", flat=True))

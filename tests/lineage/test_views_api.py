@@ -268,3 +268,36 @@ def test_column_lineage_on_the_dataset_tab(client, engineer, graph):
     section = page.split('id="column-lineage"', 1)[1]
     assert "raw</a>.<code>id</code>" in section
     assert "ssn" not in section and "a column of a dataset you may not see" in section
+
+
+def _queries(call) -> int:
+    with CaptureQueriesContext(connection) as ctx:
+        call()
+    return len(ctx.captured_queries)
+
+
+def test_registry_lists_have_flat_query_counts(client, engineer, graph):
+    client.force_login(engineer)
+    clean = graph["clean"].current_version
+    urls = [
+        "/api/v1/models/",
+        "/api/v1/models/churn/versions/",
+        "/lineage/",
+        "/lineage/models/",
+        "/lineage/models/churn/",
+        "/api/v1/lineage/runs/",
+    ]
+    for url in urls:
+        client.get(url)
+    few = {url: _queries(lambda url=url: client.get(url)) for url in urls}
+    for i in range(8):
+        model_version_register(model_name=f"m{i}", version="1", actor=engineer, training=[clean])
+        model_version_register(
+            model_name="churn",
+            version=f"1.{i + 1}",
+            actor=engineer,
+            training=[clean, graph["raw"].current_version],
+        )
+    many = {url: _queries(lambda url=url: client.get(url)) for url in urls}
+    assert many == few
+    assert client.get("/api/v1/models/churn/").json()["version_count"] == 9
