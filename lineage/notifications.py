@@ -49,3 +49,21 @@ def rollback_notify(*, dataset_id: int, from_version_id: int, to_version_id: int
     if messages:
         send_mass_mail(messages, fail_silently=False)
     return len(messages)
+
+
+def downstream_notify(*, dataset_id: int, subject: str, message: str) -> int:
+    """E-mail owners and stewards of everything downstream of a dataset (e.g. the audits app
+    after a failed audit run); returns how many people were told. Call from a task."""
+    from lineage.selectors import impact_owner_ids
+
+    dataset = Dataset.objects.filter(pk=dataset_id).first()
+    if dataset is None:
+        return 0
+    users = (
+        get_user_model().objects.filter(pk__in=impact_owner_ids(dataset=dataset)).exclude(email="")
+    )
+    sender = getattr(settings, "DEFAULT_FROM_EMAIL", "charter@localhost")
+    batch = [(f"[Charter] {subject}", message, sender, [u.email]) for u in users]
+    if batch:
+        send_mass_mail(batch, fail_silently=False)
+    return len(batch)

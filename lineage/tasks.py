@@ -40,3 +40,11 @@ def snapshots_maintain_task() -> dict:
     from catalog.versioning import snapshot_prune, snapshots_capture_current
 
     return {"captured": snapshots_capture_current(), "removed": snapshot_prune()}
+
+
+@shared_task(autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
+def downstream_notify_task(dataset_id: int, subject: str, message: str) -> int:
+    """Tell the owners downstream of a dataset (impact analysis) about a problem with it."""
+    from lineage.notifications import downstream_notify
+
+    return downstream_notify(dataset_id=dataset_id, subject=subject, message=message)

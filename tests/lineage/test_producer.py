@@ -106,3 +106,29 @@ def test_bad_state_is_refused(settings):
             started_at=timezone.now(),
             assertions=[],
         )
+
+
+def test_downstream_owners_are_told_about_a_failed_audit(engineer, steward):
+    from django.core import mail
+    from django.utils import timezone
+
+    from lineage.models import EdgeKind, Job, NodeKind
+    from lineage.services import edges_upsert
+    from lineage.tasks import downstream_notify_task
+
+    source, report = make_dataset("orders"), make_dataset("report", owner=engineer)
+    report.stewards.add(steward)
+    job = Job.objects.create(namespace="a", name="b")
+    edges_upsert(
+        edges=[
+            (NodeKind.DATASET, source.pk, NodeKind.JOB, job.pk, EdgeKind.READ, None),
+            (NodeKind.JOB, job.pk, NodeKind.DATASET, report.pk, EdgeKind.WROTE, None),
+        ],
+        run=None,
+        at=timezone.now(),
+    )
+    told = downstream_notify_task.delay(
+        dataset_id=source.pk, subject="orders failed its audit", message="3 checks failed"
+    ).get()
+    assert told == 2
+    assert sorted(m.to[0] for m in mail.outbox) == [engineer.email, steward.email]
