@@ -250,6 +250,15 @@ class Column(models.Model):
     class Meta:
         ordering = ["dataset", "position"]
         constraints = [models.UniqueConstraint(fields=["dataset", "name"], name="uniq_column_name")]
+        indexes = [
+            # "Contains PII" (declared, or suggested and not yet reviewed): a small partial index.
+            models.Index(
+                fields=["dataset"],
+                name="catalog_column_pii_idx",
+                condition=~models.Q(pii_kind="")
+                | (~models.Q(suggested_pii_kind="") & models.Q(pii_reviewed=False)),
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.dataset.name}.{self.name}"
