@@ -55,7 +55,7 @@ class _ColumnStats:
                 self.numeric_count += len(values)
         elif self.kind == "datetime":
             self._extend(non_null.min(), non_null.max())
-        else:
+        elif self.kind == "text":
             lengths = non_null.astype(str).str.len()
             low, high = int(lengths.min()), int(lengths.max())
             self.min_length = low if self.min_length is None else min(self.min_length, low)

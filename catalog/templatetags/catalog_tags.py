@@ -54,7 +54,8 @@ def markdown_filter(text: str) -> SafeString:
 @register.filter
 def markdown_text(text: str) -> str:
     """Markdown as plain text, for one-line summaries in lists (escaped by the template)."""
-    return html.unescape(nh3.clean(markdown_to_html(text), tags=set())).strip()
+    plain = html.unescape(nh3.clean(markdown_to_html(text), tags=set()))
+    return " · ".join(line.strip() for line in plain.splitlines() if line.strip())
 
 
 @register.filter
@@ -114,7 +115,10 @@ def number(value) -> str:
         if abs(value) >= 1:
             return f"{value:,.2f}".rstrip("0").rstrip(".")
         return f"{value:.4g}"
-    return str(value)
+    text = str(value)
+    if len(text) > 16 and text[4:5] == "-" and text[10:11] == "T":  # ISO timestamp: to the minute
+        return text[:16].replace("T", " ")
+    return text
 
 
 @register.filter
