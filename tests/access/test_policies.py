@@ -149,3 +149,19 @@ def test_revocation_rights(
     assert not can_revoke_grant(compliance, grant)  # compliance oversees, stewards act
     both = make_user("bo", STEWARD, COMPLIANCE)
     assert can_revoke_grant(both, grant)
+
+
+def test_a_lapsed_grant_stops_listing_at_expiry_before_the_beat_revokes_it(
+    make_dataset, engineer, grant_access
+):
+    from datetime import timedelta
+
+    import time_machine
+    from django.utils import timezone
+
+    dataset = make_dataset(sensitivity="restricted")
+    grant_access(engineer, dataset, days=1)
+    assert dataset in datasets_for(engineer, "read")
+    with time_machine.travel(timezone.now() + timedelta(days=1, minutes=1)):
+        assert dataset not in datasets_for(engineer, "read")
+        assert dataset not in datasets_for(engineer, "view")
