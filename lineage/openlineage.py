@@ -153,6 +153,8 @@ def parse_event(raw: bytes) -> ParsedEvent:
         payload = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise EventError(f"Body is not valid JSON: {exc}.") from exc
+    except RecursionError as exc:  # "[[[[…" thousands deep: refuse, don't crash
+        raise EventError("Body is nested too deeply to be an OpenLineage event.") from exc
     if not isinstance(payload, dict):
         raise EventError("An event must be a JSON object.")
     event_type = event_type_of(_require_str(payload, "schemaURL", "event"))

@@ -4,6 +4,7 @@ from datetime import datetime
 from typing import Any
 
 from django.contrib import messages
+from django.db.models import F
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
@@ -81,7 +82,9 @@ def index(request: HttpRequest) -> HttpResponse:
     context = {
         "runs": list(selectors.run_list()[:20]),
         "models": list(selectors.model_list()[:20]),
-        "jobs": list(selectors.job_list().order_by("-last_run_at")[:20]),
+        "jobs": list(
+            selectors.job_list().order_by(F("last_run_at").desc(nulls_last=True), "name")[:20]
+        ),
         "can_register": can_register_model_version(request.user),
         "can_view_events": can_view_lineage_events(request.user),
         "discovered_count": datasets_for(request.user, "view")

@@ -261,6 +261,8 @@ class ColumnLineageApi(APIView):
 
 
 class RunListApi(APIView):
+    pagination_class = Pagination  # documents the page envelope in the schema
+
     @extend_schema(summary="Recent runs", responses=LineageRunOutputSerializer(many=True))
     def get(self, request: Request) -> Response:
         paginator = Pagination()
@@ -269,6 +271,8 @@ class RunListApi(APIView):
 
 
 class ModelListApi(APIView):
+    pagination_class = Pagination  # documents the page envelope in the schema
+
     @extend_schema(summary="Models", responses=ModelOutputSerializer(many=True))
     def get(self, request: Request) -> Response:
         paginator = Pagination()
@@ -291,6 +295,8 @@ def _version_context(user, versions: list[ModelVersion]) -> dict:  # noqa: ANN00
 
 class ModelVersionListApi(APIView):
     """GET: a model's versions. POST: register a version with its exact dataset versions."""
+
+    pagination_class = Pagination  # documents the page envelope in the schema
 
     @extend_schema(
         summary="A model's versions",
