@@ -4,9 +4,9 @@ from datetime import datetime
 from typing import Any
 
 from django.contrib import messages
-from django.db.models import F
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import F
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template import TemplateDoesNotExist
