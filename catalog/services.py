@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import re
 import uuid
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -253,7 +254,7 @@ def dataset_reprofile_request(
     *, dataset: Dataset, actor: AbstractBaseUser | None, reason: str = ""
 ) -> Dataset:
     """Queue a new profile of the dataset; a new version is recorded if its content changed."""
-    if dataset.profile_status == Dataset.ProfileStatus.RUNNING:
+    if dataset.profile_status == Dataset.ProfileStatus.RUNNING and not _profile_is_stale(dataset):
         return dataset  # already being profiled: a second click adds nothing
     Dataset.objects.filter(pk=dataset.pk).update(
         profile_status=Dataset.ProfileStatus.PENDING, profile_progress=0, profile_error=""
@@ -272,6 +273,14 @@ def dataset_reprofile_request(
 
 # --- profiling and versions -----------------------------------------------------------------
 
+# A claim older than this is taken to be from a worker that died (Redis redelivers unacked
+# tasks after the same hour, CELERY_VISIBILITY_TIMEOUT).
+PROFILE_STALE_AFTER = timedelta(hours=1)
+
+
+def _profile_is_stale(dataset: Dataset) -> bool:
+    return dataset.updated_at < timezone.now() - PROFILE_STALE_AFTER
+
 
 def dataset_profile(
     *, dataset_id: int, actor_id: int | None = None, reason: str = ""
@@ -285,11 +294,15 @@ def dataset_profile(
     """
     from catalog import profiling
 
+    stale = timezone.now() - PROFILE_STALE_AFTER
     claimed = Dataset.objects.filter(pk=dataset_id).exclude(
-        profile_status=Dataset.ProfileStatus.RUNNING
+        profile_status=Dataset.ProfileStatus.RUNNING, updated_at__gt=stale
     )
     if not claimed.update(
-        profile_status=Dataset.ProfileStatus.RUNNING, profile_progress=1, profile_error=""
+        profile_status=Dataset.ProfileStatus.RUNNING,
+        profile_progress=1,
+        profile_error="",
+        updated_at=timezone.now(),  # the claim's time: a crashed worker's claim goes stale
     ):
         logger.info("dataset %s vanished or is already being profiled", dataset_id)
         return None

@@ -456,3 +456,27 @@ def test_sensitivity_default_is_internal(make_dataset):
 
 def test_write_csv_helper_rows():
     assert len(customer_rows(3)) == 3 and len(CUSTOMER_HEADER) == 7
+
+
+def test_a_running_profile_is_not_queued_twice_but_a_stale_one_is(
+    make_dataset, steward, django_capture_on_commit_callbacks
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    dataset = make_dataset("busy")
+    Dataset.objects.filter(pk=dataset.pk).update(
+        profile_status="running", updated_at=timezone.now()
+    )
+    dataset.refresh_from_db()
+    with django_capture_on_commit_callbacks(execute=True):
+        services.dataset_reprofile_request(dataset=dataset, actor=steward)
+    assert Event.objects.filter(action="dataset.reprofile_requested").count() == 0
+    # A worker died an hour ago: the claim is stale, so profiling can start again.
+    Dataset.objects.filter(pk=dataset.pk).update(updated_at=timezone.now() - timedelta(hours=2))
+    dataset.refresh_from_db()
+    with django_capture_on_commit_callbacks(execute=True):
+        services.dataset_reprofile_request(dataset=dataset, actor=steward)
+    dataset.refresh_from_db()
+    assert dataset.profile_status == "ready"
