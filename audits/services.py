@@ -284,14 +284,41 @@ def audit_run_request(
     return runs
 
 
+def _schedule_period_seconds(policy: AuditPolicy) -> float:
+    """How often beat fires the policy (its PeriodicTask's schedule; a cron fires per minute)."""
+    task = policy.periodic_task
+    run_every = getattr(task.schedule, "run_every", None) if task is not None else None
+    if run_every is not None:
+        return run_every.total_seconds()
+    return 60.0
+
+
+@transaction.atomic
 def audit_policy_fire(*, policy_id: int) -> list[AuditRun]:
-    """What the beat schedule calls: queue runs for an enabled policy (skip a vanished one)."""
-    policy = AuditPolicy.objects.filter(pk=policy_id, enabled=True).first()
+    """What the beat schedule calls: queue runs for an enabled policy (skip a vanished one).
+
+    One firing per schedule slot: the policy row is locked and a scheduled run queued within the
+    last half period means this slot already fired (two beat processes started by mistake, or
+    a redelivered message), so nothing more is queued.
+    """
+    policy = (
+        AuditPolicy.objects.select_for_update()
+        .select_related("periodic_task__interval", "periodic_task__crontab")
+        .filter(pk=policy_id, enabled=True)
+        .first()
+    )
     if policy is None:
         logger.info("audit policy %s vanished or is disabled; nothing to run", policy_id)
         return []
+    window = dt.timedelta(seconds=max(_schedule_period_seconds(policy) / 2, 0.5))
+    if AuditRun.objects.filter(
+        policy=policy, trigger=AuditRun.Trigger.SCHEDULE, queued_at__gt=timezone.now() - window
+    ).exists():
+        logger.warning("audit policy %s already fired for this slot; skipped", policy_id)
+        return []
     try:
-        return audit_run_request(policy=policy, actor=None, trigger=AuditRun.Trigger.SCHEDULE)
+        with transaction.atomic():
+            return audit_run_request(policy=policy, actor=None, trigger=AuditRun.Trigger.SCHEDULE)
     except ValidationError:
         logger.info("audit policy %s targets no dataset; nothing to run", policy_id)
         return []
@@ -368,7 +395,7 @@ def audit_run_execute(*, run_id: int, task_id: str) -> AuditRun | None:
     try:
         source = sources.open_source(run.dataset)
         owner.beat(1, force=True)
-        version, previous = _bind_version(run, source)
+        version, previous = _bind_version(run, source, owner)
         owner.beat(5, force=True)
         results, evidence, scope = _run_checks(run, source, version, previous, owner)
     except sources.SourceError as exc:
@@ -400,10 +427,18 @@ def audit_run_execute(*, run_id: int, task_id: str) -> AuditRun | None:
     )
 
 
+PROFILE_WAIT_SECONDS = 300
+
+
 def _bind_version(
-    run: AuditRun, source: Any
+    run: AuditRun, source: Any, owner: _Owner
 ) -> tuple[DatasetVersion | None, DatasetVersion | None]:
-    """Return (version the run reads, the version that was current before it)."""
+    """Return (version the run reads, the version that was current before it).
+
+    A new fingerprint records a new version first, through the catalog's profiling. When
+    another worker is already profiling the dataset, wait for it (heartbeating) and bind to
+    the version it records.
+    """
     from catalog.services import dataset_profile
 
     dataset = run.dataset
@@ -411,14 +446,20 @@ def _bind_version(
     fingerprint = source.fingerprint()
     if previous is not None and previous.fingerprint == fingerprint.sha256:
         return previous, previous
-    if (
-        dataset_profile(dataset_id=dataset.pk, reason=f"audit run {run.pk} saw a new fingerprint")
-        is None
-    ):
-        raise sources.SourceError(
-            f"{dataset.name} changed and is being profiled right now; run the audit again once "
-            "the new version is recorded."
-        )
+    reason = f"audit run {run.pk} saw a new fingerprint"
+    if dataset_profile(dataset_id=dataset.pk, reason=reason) is None:
+        waited = 0.0
+        while Dataset.objects.filter(
+            pk=dataset.pk, profile_status=Dataset.ProfileStatus.RUNNING
+        ).exists():
+            if waited > PROFILE_WAIT_SECONDS:
+                raise sources.SourceError(
+                    f"{dataset.name} changed and has been profiling for over "
+                    f"{PROFILE_WAIT_SECONDS} s; run the audit again once the version is recorded."
+                )
+            owner.beat(2)
+            time.sleep(1.0)
+            waited += 1.0
     dataset.refresh_from_db(fields=["current_version", "profile_status", "profile_error"])
     if dataset.profile_status == Dataset.ProfileStatus.FAILED:
         raise sources.SourceError(dataset.profile_error or f"{dataset.name} could not be read.")

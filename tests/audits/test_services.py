@@ -367,3 +367,26 @@ def test_an_unexpected_error_ends_the_run_as_error_and_is_raised(policy, steward
     run.refresh_from_db()
     assert run.state == AuditRun.State.ERROR
     assert "internal error (KeyError" in run.error_message
+
+
+@pytest.mark.django_db
+def test_a_run_waits_for_a_profile_in_progress_and_binds_to_its_version(
+    policy, dataset, steward, monkeypatch
+):
+    from catalog.models import Dataset
+
+    Dataset.objects.filter(pk=dataset.pk).update(profile_status=Dataset.ProfileStatus.RUNNING)
+    sleeps = []
+
+    def fake_sleep(seconds):  # the "other worker" finishes profiling while we wait
+        sleeps.append(seconds)
+        Dataset.objects.filter(pk=dataset.pk).update(profile_status=Dataset.ProfileStatus.PENDING)
+        from catalog.services import dataset_profile
+
+        dataset_profile(dataset_id=dataset.pk)
+
+    monkeypatch.setattr(services.time, "sleep", fake_sleep)
+    run = AuditRun.objects.create(policy=policy, dataset=dataset, checks=policy.checks)
+    services.audit_run_execute(run_id=run.pk, task_id="t")
+    run.refresh_from_db()
+    assert sleeps and run.state == AuditRun.State.PASSED and run.version.number == 1
