@@ -141,7 +141,10 @@ def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "capacity": approval_capacity_for(request.user, access_request, approvals),
         "can_deny": can_deny_request(request.user, access_request),
         "can_withdraw": can_withdraw_request(request.user, access_request),
-        "pii_columns": access_request.dataset.columns.exclude(pii_kind=""),
+        # a requester who cannot see a restricted dataset learns nothing more about it here
+        "pii_columns": access_request.dataset.columns.exclude(pii_kind="")
+        if datasets_for(request.user, "view").filter(pk=access_request.dataset_id).exists()
+        else [],
         "grant": AccessGrant.objects.filter(request=access_request).first(),
         "decision_form": DecisionForm(),
         "deny_form": ReasonForm(),

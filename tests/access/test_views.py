@@ -59,6 +59,18 @@ def test_restricted_request_form_by_name_reveals_no_columns(client, engineer, ma
     assert "birth_date" not in html and "email" not in html
 
 
+def test_request_page_of_an_invisible_restricted_dataset_shows_no_columns(
+    client, engineer, make_dataset
+):
+    dataset = make_dataset(sensitivity=Sensitivity.RESTRICTED)
+    req = access_request_create(
+        requester=engineer, dataset=dataset, level="masked", purpose=PURPOSE
+    )
+    client.force_login(engineer)
+    html = client.get(f"/access/requests/{req.pk}/").content.decode()
+    assert "<dt>PII columns" not in html and "birth_date" not in html
+
+
 def test_public_dataset_request_page_says_no_request_is_needed(client, engineer, make_dataset):
     dataset = make_dataset(sensitivity=Sensitivity.PUBLIC)
     client.force_login(engineer)
