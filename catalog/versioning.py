@@ -262,7 +262,13 @@ def _rows_from_bytes(data: bytes, fmt: str) -> tuple[list[str], list[list[Any]]]
 
 
 def _row_diff(
-    *, old: DatasetVersion, new: DatasetVersion, key: str, mask: set[str], limit: int
+    *,
+    old: DatasetVersion,
+    new: DatasetVersion,
+    key: str,
+    mask: set[str],
+    limit: int,
+    masker: Callable[[str, Any], Any] | None = None,
 ) -> dict[str, Any]:
     store = SnapshotStore()
     fmt = (old.dataset.file_format or "csv").lower()
@@ -278,7 +284,9 @@ def _row_diff(
     shown = [c for c in new_cols if c in old_cols]
 
     def cell(col: str, value: Any) -> Any:
-        return "•••" if col in mask and value not in (None, "") else value
+        if col not in mask or value in (None, ""):
+            return value
+        return masker(col, value) if masker is not None else "•••"
 
     def as_dict(cols: list[str], row: list[Any]) -> dict[str, Any]:
         return {c: cell(c, row[i]) for i, c in enumerate(cols) if i < len(row)}
@@ -316,11 +324,13 @@ def versions_diff(
     key: str = "",
     include_rows: bool = False,
     mask_columns: set[str] | None = None,
+    masker: Callable[[str, Any], Any] | None = None,
     row_limit: int = 200,
 ) -> dict[str, Any]:
     """Compare two versions of one dataset: schema, row count, profile, and (when asked, the
-    data is small enough and both snapshots are kept) rows by `key`. PII columns in
-    `mask_columns` never show raw values."""
+    data is small enough and both snapshots are kept) rows by `key`. Values of columns in
+    `mask_columns` never show raw: `masker(column, value)` masks them (the access app's rules),
+    else they show as •••."""
     if old.dataset_id != new.dataset_id:
         raise ValidationError("Both versions must belong to the same dataset.")
     result: dict[str, Any] = {
@@ -350,7 +360,7 @@ def versions_diff(
         result["rows_unavailable"] = "Choose a key column to compare rows."
     else:
         result["rows"] = _row_diff(
-            old=old, new=new, key=key, mask=mask_columns or set(), limit=row_limit
+            old=old, new=new, key=key, mask=mask_columns or set(), limit=row_limit, masker=masker
         )
     return result
 

@@ -22,16 +22,26 @@ VERSION_ACTIONS = (
 )
 
 
-def row_diff_mask(user, dataset: Dataset) -> tuple[bool, set[str]]:  # noqa: ANN001
-    """Whether `user` may see rows of `dataset`, and which columns must be masked for them."""
+def row_diff_mask(user, dataset: Dataset):  # noqa: ANN001, ANN201
+    """Whether `user` may see rows of `dataset`, which columns are masked for them, and the
+    masking function (the access app's rules per PII kind: redact, hash, show last 4…)."""
+    from django.conf import settings
+
+    from access.masking import WITHHELD, column_rules, mask_value
+
     access = dataset_read_access(user, dataset)
     if access is None:
-        return False, set()
-    names = list(dataset.columns.values_list("name", "pii_kind"))
-    mask = {n for n, pii in names if pii} if access.masked else set()
+        return False, set(), None
+    columns = list(dataset.columns.all())
+    rules = column_rules(columns, masked=access.masked)
     if access.columns:
-        mask |= {n for n, _ in names if n not in access.columns}
-    return True, mask
+        rules.update({c.name: WITHHELD for c in columns if c.name not in access.columns})
+    key = settings.CHARTER_MASKING_KEY
+
+    def masker(column: str, value):  # noqa: ANN001, ANN202
+        return mask_value(value, rules.get(column), key=key)
+
+    return True, set(rules), masker
 
 
 def _version(dataset: Dataset, number: str | int | None) -> DatasetVersion | None:
@@ -61,12 +71,12 @@ def version_compare(request: HttpRequest, name: str) -> HttpResponse:
         error = " ".join(exc.messages)
     if old is None and new is None and len(versions) >= 2:
         old, new = versions[1], versions[0]
-    may_read, mask = row_diff_mask(request.user, dataset)
+    may_read, mask, masker = row_diff_mask(request.user, dataset)
     key = request.GET.get("key", "")
     if old and new:
         try:
             diff = versioning.versions_diff(
-                old=old, new=new, key=key, include_rows=may_read, mask_columns=mask
+                old=old, new=new, key=key, include_rows=may_read, mask_columns=mask, masker=masker
             )
         except ValidationError as exc:
             error = " ".join(exc.messages)

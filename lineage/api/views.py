@@ -493,10 +493,15 @@ class VersionDiffApi(APIView):
             raise ApiValidationError({"detail": ["Give two version numbers: ?a=1&b=2."]})
         old = get_object_or_404(dataset.versions, number=a)
         new = get_object_or_404(dataset.versions, number=b)
-        may_read, mask = row_diff_mask(request.user, dataset)
+        may_read, mask, masker = row_diff_mask(request.user, dataset)
         key = request.query_params.get("key", "")
         diff = versioning.versions_diff(
-            old=old, new=new, key=key, include_rows=may_read and bool(key), mask_columns=mask
+            old=old,
+            new=new,
+            key=key,
+            include_rows=may_read and bool(key),
+            mask_columns=mask,
+            masker=masker,
         )
         if not may_read:
             diff["rows_unavailable"] = "Row-level changes need a grant to read this dataset."

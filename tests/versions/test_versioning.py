@@ -283,3 +283,20 @@ def test_profiling_keeps_a_snapshot_of_the_new_version(data_root, steward):
         dataset.current_version
         and SnapshotStore().read_bytes(dataset.current_version.fingerprint) == V1
     )
+
+
+def test_masked_reader_sees_row_diff_with_pii_masked_by_rule(client, two_versions, engineer):
+    dataset, v1, v2 = two_versions
+    dataset.sensitivity = "public"
+    dataset.save(update_fields=["sensitivity"])
+    for position, name in enumerate(["id", "score", "band"]):
+        Column.objects.create(dataset=dataset, name=name, position=position + 5)
+    client.force_login(engineer)
+    data = client.get(f"/api/v1/datasets/{dataset.name}/versions/diff?a=1&b=2&key=id").json()
+    rows = data["rows"]
+    assert rows["masked_columns"] == ["email"]
+    added = rows["added"][0]
+    assert added["id"] == "4" and added["email"] not in ("d@x.com", "•••", None)
+    page = client.get(f"/catalog/datasets/{dataset.name}/versions/compare/?a=1&b=2&key=id")
+    html = page.content.decode()
+    assert "Masked for you: email" in html and "d@x.com" not in html and "b@x.com" not in html
