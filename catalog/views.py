@@ -35,10 +35,11 @@ from config.exports import csv_response
 PAGE_SIZE = 20
 
 
-def _form_errors(form, exc: ValidationError) -> None:
+def _form_errors(form, exc: ValidationError, aliases: dict[str, str] | None = None) -> None:
     """Put a service's ValidationError on the form, per field where it names one."""
     if hasattr(exc, "error_dict"):
         for field, errors in exc.error_dict.items():
+            field = (aliases or {}).get(field, field)
             target = field if field in form.fields else None
             for error in errors:
                 form.add_error(target, error.messages[0] if hasattr(error, "messages") else error)
@@ -98,7 +99,8 @@ def dataset_register(request: HttpRequest) -> HttpResponse:
                 tags=data["tag_list"],
             )
         except ValidationError as exc:
-            _form_errors(form, exc)
+            source_field = {"file": "path", "upload": "upload", "postgresql": "table"}
+            _form_errors(form, exc, {"source": source_field[data["source_kind"]]})
         else:
             messages.success(request, f"Registered {dataset.name}; profiling has started.")
             return redirect(dataset)
