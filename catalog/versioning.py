@@ -19,6 +19,7 @@ from __future__ import annotations
 import csv
 import io
 import logging
+from pathlib import Path
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any
@@ -212,6 +213,17 @@ def snapshot_prune(*, now: datetime | None = None) -> list[str]:
         protected.add(v.fingerprint)  # other versions with these bytes: removed already
         removed.append(f"{v.dataset.name} v{v.number}")
     return removed
+
+
+def version_source(version: DatasetVersion) -> sources.FileSource:
+    """A reader over a past version's exact bytes (its snapshot), with the same interface as the
+    live file: re-running an audit on it gives the same findings. Raises SourceError if the
+    snapshot is not kept."""
+    store = SnapshotStore()
+    if version.dataset.source_kind not in FILE_KINDS or not store.has(version.fingerprint):
+        raise sources.SourceError(f"No snapshot of v{version.number} is kept.")
+    fmt = version.dataset.file_format or sources.file_format_for(Path(version.dataset.location))
+    return sources.FileSource(store.path_for(version.fingerprint), fmt)
 
 
 # --- diff ---------------------------------------------------------------------------------------

@@ -300,3 +300,10 @@ def test_masked_reader_sees_row_diff_with_pii_masked_by_rule(client, two_version
     page = client.get(f"/catalog/datasets/{dataset.name}/versions/compare/?a=1&b=2&key=id")
     html = page.content.decode()
     assert "Masked for you: email" in html and "d@x.com" not in html and "b@x.com" not in html
+
+
+def test_version_source_reads_a_past_version_exactly(two_versions):
+    dataset, v1, v2 = two_versions
+    source = versioning.version_source(v1)
+    assert list(source.columns()) and [c.name for c in source.columns()] == ["id", "email", "score"]
+    assert source.fingerprint().sha256 == v1.fingerprint
