@@ -15,7 +15,9 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 PURPOSE = "Train the readmission-risk model; masked identifiers are enough."
 
 
-def test_restricted_request_two_approvals_masked_preview_then_expiry(
+@pytest.mark.parametrize("level", ["masked", "full"])
+def test_restricted_request_two_approvals_preview_as_granted_then_expiry(
+    level,
     live_server,
     page,
     login,
@@ -31,10 +33,10 @@ def test_restricted_request_two_approvals_masked_preview_then_expiry(
     login(engineer)
     page.goto(f"{base}/access/datasets/{dataset.name}/request/")
     assert "a data steward and a compliance officer must both approve" in page.inner_text("main")
-    page.check("input[name=level][value=masked]")
+    page.check(f"input[name=level][value={level}]")
     page.fill("#id_purpose", PURPOSE)
     page.fill("#id_duration_days", "7")
-    screenshot(page, "access-01-request-form")
+    screenshot(page, f"access-{level}-01-request-form")
     page.click("text=Send request")
     assert "Pending" in page.inner_text("#request-status")
     req = AccessRequest.objects.get()
@@ -47,12 +49,12 @@ def test_restricted_request_two_approvals_masked_preview_then_expiry(
     page.goto(f"{base}/access/inbox/")
     card = page.locator(f"#request-{req.pk}")
     assert PURPOSE in card.inner_text() and "email" in card.inner_text()  # PII columns shown
-    screenshot(page, "access-02-inbox-steward")
+    screenshot(page, f"access-{level}-02-inbox-steward")
     card.locator("button", has_text="Approve as steward").click()
     page.goto(f"{base}/access/requests/{req.pk}/")
     assert "Pending" in page.inner_text("#request-status")
     assert "Compliance officer" in page.inner_text("#still-needed")
-    screenshot(page, "access-03-still-pending")
+    screenshot(page, f"access-{level}-03-still-pending")
     page.click("form[action='/logout/'] button")
 
     # 3. A compliance officer approves: granted.
@@ -62,23 +64,26 @@ def test_restricted_request_two_approvals_masked_preview_then_expiry(
     assert "Approved" in page.inner_text("#request-status")
     page.click("form[action='/logout/'] button")
 
-    # 4. The engineer previews the data, masked as granted.
+    # 4. The engineer previews the data, masked or full as granted.
     login(engineer)
     page.goto(f"{base}/catalog/datasets/{dataset.name}/access/")
-    assert "masked" in page.inner_text("#access-level")
-    screenshot(page, "access-04-access-tab")
+    assert level in page.inner_text("#access-level")
+    screenshot(page, f"access-{level}-04-access-tab")
     page.click("#preview-link")
-    assert page.inner_text("#preview-level") == "masked"
+    assert page.inner_text("#preview-level") == level
     table = page.inner_text("table.data-preview")
-    assert "person1@example.com" not in table and "Person 1\t" not in table
-    assert "************0001" in table  # phone, last 4 digits
-    screenshot(page, "access-05-preview-masked")
+    if level == "masked":
+        assert "person1@example.com" not in table and "Person 1\t" not in table
+        assert "************0001" in table  # phone, last 4 digits
+    else:
+        assert "person1@example.com" in table and "+44 20 7946 0001" in table
+    screenshot(page, f"access-{level}-05-preview")
 
     # 5. After expiry the preview is refused (even before the beat task runs).
     with time_machine.travel(timezone.now() + timedelta(days=8), tick=True):
         login(engineer)  # the session itself has expired by then
         response = page.goto(f"{base}/catalog/datasets/{dataset.name}/access/preview/")
         assert response.status in (403, 404)
-        screenshot(page, "access-06-after-expiry")
+        screenshot(page, f"access-{level}-06-after-expiry")
         page.goto(f"{base}/access/")
         assert "You hold no grants right now." in page.inner_text("#current-grants")
