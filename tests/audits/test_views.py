@@ -270,8 +270,9 @@ def test_index_query_count_is_flat(
 
 
 @pytest.mark.django_db
-def test_dataset_audits_tab_query_count_is_flat(client, steward, policy,
-                                                django_capture_on_commit_callbacks):
+def test_dataset_audits_tab_query_count_is_flat(
+    client, steward, policy, django_capture_on_commit_callbacks
+):
     client.force_login(steward)
     url = reverse("audits:dataset-audits", kwargs={"name": "people"})
 
