@@ -19,9 +19,9 @@ from __future__ import annotations
 import csv
 import io
 import logging
-from pathlib import Path
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
