@@ -245,6 +245,10 @@ def lineage_dataset_discover(
         source_kind=Dataset.SourceKind.EXTERNAL,
         location=f"{namespace}/{name}"[:1000],
         status=Dataset.Status.DISCOVERED,
+        # Charter has no reader for an external dataset: nothing will profile it, so it must
+        # not sit "waiting to be profiled" (the page would poll and refresh for ever).
+        profile_status=Dataset.ProfileStatus.READY,
+        profile_progress=100,
         created_by=actor,
     )
     dataset_search_refresh(dataset=dataset)
