@@ -137,9 +137,12 @@ def _lineage_event_apply(*, event_id: int) -> LineageEvent | None:
        version -> exact dataset versions, charter_modelVersion -> a registered model version.
     """
     with transaction.atomic():
-        claimed = LineageEvent.objects.filter(
-            pk=event_id, status=LineageEvent.Status.PENDING
-        ).update(status=LineageEvent.Status.PROCESSED, processed_at=timezone.now())
+        # a failed event may be claimed again: the task retries races (two workers discovering
+        # the same dataset) and a retry must find work to do
+        claimable = [LineageEvent.Status.PENDING, LineageEvent.Status.FAILED]
+        claimed = LineageEvent.objects.filter(pk=event_id, status__in=claimable).update(
+            status=LineageEvent.Status.PROCESSED, processed_at=timezone.now()
+        )
         if not claimed:
             logger.info("lineage event %s already processed or gone", event_id)
             return None

@@ -5,15 +5,17 @@ import urllib.error
 from typing import Any
 
 from celery import shared_task
+from django.db import IntegrityError
 
 from lineage.services import lineage_event_process, openlineage_send
 
 logger = logging.getLogger(__name__)
 
 
-@shared_task
+@shared_task(autoretry_for=(IntegrityError,), retry_backoff=True, max_retries=3)
 def lineage_ingest_task(event_id: int) -> None:
-    """Apply one stored OpenLineage event to the graph (idempotent: the service claims it)."""
+    """Apply one stored OpenLineage event to the graph (idempotent: the service claims it).
+    A unique-constraint race with a concurrent event (same new job, run or dataset) is retried."""
     lineage_event_process(event_id=event_id)
 
 

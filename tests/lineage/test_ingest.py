@@ -418,3 +418,34 @@ def test_a_processing_failure_marks_the_event_failed(pipeline, monkeypatch):
         services.lineage_event_process(event_id=event.pk)
     stored = LineageEvent.objects.get()
     assert stored.status == "failed" and "disk on fire" in stored.notes[0]
+
+
+def test_a_failed_event_is_processed_on_retry(pipeline, monkeypatch):
+    from django.db import transaction
+
+    from lineage import services
+
+    real = services._process_job_event
+    calls = []
+
+    def flaky(ctx, parsed):
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("race lost")
+        return real(ctx, parsed)
+
+    monkeypatch.setattr(services, "_process_job_event", flaky)
+    with transaction.atomic():
+        event, _ = services.lineage_event_receive(
+            body=json.dumps(run_event(outputs=["/data/r.csv"])).encode(),
+            content_encoding="",
+            user=None,
+        )
+    with pytest.raises(RuntimeError):
+        services.lineage_event_process(event_id=event.pk)
+    services.lineage_event_process(event_id=event.pk)
+    event.refresh_from_db()
+    assert event.status == "processed" and Run.objects.count() == 1
+    assert (
+        services.lineage_event_process(event_id=event.pk) is None
+    )  # done: a third call is a no-op
