@@ -526,7 +526,35 @@ def _references(
             if distribution:
                 references[index] = {**distribution, "version": number}
                 break
+        if index not in references:  # no run recorded it: read the version's kept snapshot
+            snapshot = _reference_from_snapshot(run.dataset, number, spec)
+            if snapshot is not None:
+                references[index] = snapshot
     return references
+
+
+def _reference_from_snapshot(dataset: Dataset, number: int, spec: dict) -> dict | None:
+    """The column's distribution in a past version, read from its snapshot (one chunked pass)."""
+    from audits.checks.drift import DistributionDriftCheck
+    from audits.checks.quality import CheckContext
+    from catalog.versioning import version_source
+
+    version = DatasetVersion.objects.filter(dataset=dataset, number=number).first()
+    if version is None:
+        return None
+    try:
+        source = version_source(version)
+        masks, _ = _masks(dataset)
+        check = DistributionDriftCheck(spec, CheckContext(now=timezone.now(), masks=masks), 0)
+        for chunk in source.iter_chunks(columns=[spec["column"]]):
+            check.update(chunk)
+    except (sources.SourceError, KeyError, ValueError) as exc:
+        logger.info("no snapshot baseline for %s v%s: %s", dataset.name, number, exc)
+        return None
+    distribution = check.own_distribution()
+    if distribution is None:
+        return None
+    return {**distribution, "version": number, "from": "snapshot"}
 
 
 def _facts(dataset: Dataset) -> dict[str, Any]:
@@ -670,8 +698,25 @@ def _run_finish(
     )
     if failed and run.policy.notify:
         from audits.tasks import audit_run_notify_task
+        from lineage.tasks import downstream_notify_task
 
         enqueue_on_commit(audit_run_notify_task, run_id=run.pk)
+        unsuccessful = [
+            check_label(s)
+            for s, r in zip(run.checks, results, strict=True)
+            if r["status"] in ("fail", "error")
+        ]
+        enqueue_on_commit(  # impact analysis: owners of what is built from this dataset
+            downstream_notify_task,
+            dataset_id=run.dataset_id,
+            subject=f"Upstream audit failed: {run.dataset.name}",
+            message=(
+                f"The audit policy {run.policy.name} failed on {run.dataset.name}"
+                f"{f' v{version.number}' if version else ''}, which your data depends on. "
+                f"Failed checks: {', '.join(unsuccessful)}. Details: "
+                f"{run.get_absolute_url()}"
+            ),
+        )
     return run
 
 

@@ -390,3 +390,57 @@ def test_a_run_waits_for_a_profile_in_progress_and_binds_to_its_version(
     services.audit_run_execute(run_id=run.pk, task_id="t")
     run.refresh_from_db()
     assert sleeps and run.state == AuditRun.State.PASSED and run.version.number == 1
+
+
+@pytest.mark.django_db
+def test_drift_baseline_comes_from_the_previous_versions_snapshot(
+    make_dataset, steward, data_root, django_capture_on_commit_callbacks
+):
+    from catalog.services import dataset_profile
+
+    dataset = make_dataset("snapshotted")
+    dataset_profile(dataset_id=dataset.pk)  # v1 recorded, and its bytes kept
+    frame = people_frame()
+    frame["age"] = frame["age"] + 60
+    frame.to_csv(data_root / "snapshotted.csv", index=False)
+    policy = services.audit_policy_create(
+        actor=steward,
+        name="late drift",
+        dataset=dataset,
+        checks=[{"kind": "distribution_drift", "column": "age"}],
+    )
+    [run] = run_now(policy, steward, django_capture_on_commit_callbacks)  # first run: on v2
+    result = run.results.get()
+    assert run.version.number == 2
+    assert result.result["details"]["reference_version"] == 1
+    assert result.result["details"]["band"] == "significant"
+
+
+@pytest.mark.django_db
+def test_a_failed_run_tells_the_owners_downstream(
+    make_dataset, steward, steward2, django_capture_on_commit_callbacks
+):
+    from django.utils import timezone
+
+    from lineage.models import EdgeKind, Job, NodeKind
+    from lineage.services import edges_upsert
+
+    source = make_dataset("upstream")
+    derived = make_dataset("downstream")
+    derived.owner = steward2
+    derived.save(update_fields=["owner"])
+    job = Job.objects.create(namespace="test", name="build")
+    edges_upsert(
+        edges=[
+            (NodeKind.DATASET, source.pk, NodeKind.JOB, job.pk, EdgeKind.READ, None),
+            (NodeKind.JOB, job.pk, NodeKind.DATASET, derived.pk, EdgeKind.WROTE, None),
+        ],
+        run=None,
+        at=timezone.now(),
+    )
+    policy = services.audit_policy_create(
+        actor=steward, name="up", dataset=source, checks=[{"kind": "row_count", "min_value": 10**6}]
+    )
+    run_now(policy, steward, django_capture_on_commit_callbacks)
+    subjects = {m.subject: m.to for m in mail.outbox}
+    assert subjects["[Charter] Upstream audit failed: upstream"] == [steward2.email]
