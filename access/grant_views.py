@@ -5,7 +5,9 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from access import reading
@@ -63,6 +65,16 @@ def _dataset_page(request: HttpRequest, dataset: Dataset, **extra) -> dict:
     """What the catalog's dataset frame (header, tabs) needs, plus this tab's context."""
     can_edit = datasets_for(request.user, "change").filter(pk=dataset.pk).exists()
     return {"dataset": dataset_page(dataset), "can_edit": can_edit, "active_tab": "Access", **extra}
+
+
+def _safe_next(request: HttpRequest, default: str) -> str:
+    """The POSTed `next` when it points into this site, else `default` (no open redirects)."""
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return default
 
 
 def _error_text(exc: ValidationError) -> str:
@@ -158,7 +170,7 @@ def _decide(request: HttpRequest, pk: int, action) -> HttpResponse:
         action(access_request)
     except ValidationError as exc:
         messages.error(request, _error_text(exc))
-    return redirect(request.POST.get("next") or access_request.get_absolute_url())
+    return redirect(_safe_next(request, access_request.get_absolute_url()))
 
 
 @require_POST
@@ -215,9 +227,12 @@ def grant_revoke(request: HttpRequest, pk: int) -> HttpResponse:
             form.add_error(None, exc)
         else:
             messages.success(request, f"{grant.user}'s access to {grant.dataset} was revoked.")
-            return redirect(
-                request.POST.get("next") or "access:dataset-access", name=grant.dataset.name
+            default = (
+                reverse("access:home")
+                if grant.user_id == request.user.pk
+                else reverse("access:dataset-access", kwargs={"name": grant.dataset.name})
             )
+            return redirect(_safe_next(request, default))
     return render(request, "access/grant_revoke.html", {"grant": grant, "form": form})
 
 

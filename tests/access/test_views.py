@@ -97,6 +97,17 @@ def test_approve_and_deny_through_the_pages(client, engineer, steward, make_data
     assert dataset.name in home and "Preview" in home
 
 
+def test_decisions_never_redirect_off_site(client, engineer, steward, make_dataset):
+    req = access_request_create(
+        requester=engineer, dataset=make_dataset(), level="masked", purpose=PURPOSE
+    )
+    client.force_login(steward)
+    response = client.post(
+        f"/access/requests/{req.pk}/approve/", {"next": "https://evil.example/phish"}
+    )
+    assert response["Location"] == f"/access/requests/{req.pk}/"
+
+
 def test_revoke_page_needs_a_reason(client, engineer, steward, make_dataset, grant_access):
     grant = grant_access(engineer, make_dataset())
     client.force_login(steward)
