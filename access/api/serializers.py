@@ -40,7 +40,7 @@ class AccessRequestOutputSerializer(serializers.ModelSerializer):
     dataset = serializers.CharField(source="dataset.name")
     tier = serializers.CharField(source="dataset.sensitivity")
     requester = serializers.CharField(source="requester.username")
-    decided_by = serializers.CharField(source="decided_by.username", default=None)
+    decided_by = serializers.CharField(source="decided_by.username", default=None, allow_null=True)
     approvals = ApprovalOutputSerializer(many=True)
     grant = serializers.SerializerMethodField()
 
@@ -76,7 +76,7 @@ class AccessGrantOutputSerializer(serializers.ModelSerializer):
     user = serializers.CharField(source="user.username")
     approvers = serializers.SlugRelatedField(slug_field="username", many=True, read_only=True)
     state = serializers.CharField()
-    ended_by = serializers.CharField(source="ended_by.username", default=None)
+    ended_by = serializers.CharField(source="ended_by.username", default=None, allow_null=True)
 
     class Meta:
         model = AccessGrant
