@@ -40,11 +40,13 @@ class ColumnOutputSerializer(serializers.ModelSerializer):
 
 
 class DatasetListOutputSerializer(serializers.ModelSerializer):
-    owner = serializers.CharField(source="owner.username", default=None)
-    domain = serializers.CharField(source="domain.name", default=None)
+    owner = serializers.CharField(source="owner.username", default=None, allow_null=True)
+    domain = serializers.CharField(source="domain.name", default=None, allow_null=True)
     tags = serializers.SerializerMethodField()
     has_pii = serializers.BooleanField(read_only=True)
-    current_version = serializers.IntegerField(source="current_version.number", default=None)
+    current_version = serializers.IntegerField(
+        source="current_version.number", default=None, allow_null=True
+    )
     url = serializers.CharField(source="get_absolute_url")
 
     class Meta:
@@ -72,14 +74,16 @@ class DatasetListOutputSerializer(serializers.ModelSerializer):
 
 
 class DatasetDetailOutputSerializer(serializers.ModelSerializer):
-    owner = serializers.CharField(source="owner.username", default=None)
-    domain = serializers.CharField(source="domain.name", default=None)
+    owner = serializers.CharField(source="owner.username", default=None, allow_null=True)
+    domain = serializers.CharField(source="domain.name", default=None, allow_null=True)
     stewards = serializers.SerializerMethodField()
     tags = serializers.SerializerMethodField()
     glossary_terms = serializers.SerializerMethodField()
-    connection = serializers.CharField(source="connection.name", default=None)
-    replaced_by = serializers.CharField(source="replaced_by.name", default=None)
-    current_version = serializers.IntegerField(source="current_version.number", default=None)
+    connection = serializers.CharField(source="connection.name", default=None, allow_null=True)
+    replaced_by = serializers.CharField(source="replaced_by.name", default=None, allow_null=True)
+    current_version = serializers.IntegerField(
+        source="current_version.number", default=None, allow_null=True
+    )
     columns = ColumnOutputSerializer(many=True, read_only=True)
     url = serializers.CharField(source="get_absolute_url")
 
@@ -129,7 +133,7 @@ class DatasetDetailOutputSerializer(serializers.ModelSerializer):
 
 
 class DatasetVersionOutputSerializer(serializers.ModelSerializer):
-    created_by = serializers.CharField(source="created_by.username", default=None)
+    created_by = serializers.CharField(source="created_by.username", default=None, allow_null=True)
 
     class Meta:
         model = DatasetVersion
@@ -228,7 +232,7 @@ class ColumnUpdateInputSerializer(serializers.Serializer):
 
 
 class IssueCommentOutputSerializer(serializers.ModelSerializer):
-    author = serializers.CharField(source="author.username", default=None)
+    author = serializers.CharField(source="author.username", default=None, allow_null=True)
 
     class Meta:
         model = IssueComment
@@ -237,7 +241,7 @@ class IssueCommentOutputSerializer(serializers.ModelSerializer):
 
 class IssueReportOutputSerializer(serializers.ModelSerializer):
     dataset = serializers.CharField(source="dataset.name")
-    reporter = serializers.CharField(source="reporter.username", default=None)
+    reporter = serializers.CharField(source="reporter.username", default=None, allow_null=True)
 
     class Meta:
         model = IssueReport
@@ -279,7 +283,7 @@ class IssueCommentInputSerializer(serializers.Serializer):
 
 
 class ConnectionOutputSerializer(serializers.ModelSerializer):
-    created_by = serializers.CharField(source="created_by.username", default=None)
+    created_by = serializers.CharField(source="created_by.username", default=None, allow_null=True)
 
     class Meta:
         model = Connection
@@ -303,7 +307,11 @@ class ConnectionCreateInputSerializer(serializers.Serializer):
     database = serializers.CharField(max_length=100)
     username = serializers.CharField(max_length=100)
     password = serializers.CharField(
-        write_only=True, required=False, allow_blank=True, style={"input_type": "password"}
+        write_only=True,
+        required=False,
+        allow_blank=True,
+        default="",
+        style={"input_type": "password"},
     )
     schema = serializers.CharField(max_length=100, default="public")
 
