@@ -100,6 +100,9 @@ def file_format_for(path: Path) -> str:
 # --- files ------------------------------------------------------------------------------------
 
 
+MAX_COLUMNS = 2000  # a 20,000-column header would tie a worker up for minutes (tests/security)
+
+
 class FileSource:
     """A CSV or Parquet file, read in chunks."""
 
@@ -114,11 +117,16 @@ class FileSource:
         if self.path.stat().st_size == 0:
             raise SourceError(f"{self.path.name} is empty.")
         if self.fmt == "parquet":
-            self._parquet_file()
-            return
-        head = self.head(100)
-        if head.columns.empty:
-            raise SourceError(f"{self.path.name} has no header row.")
+            width = len(self._parquet_file().schema_arrow)
+        else:
+            head = self.head(100)
+            if head.columns.empty:
+                raise SourceError(f"{self.path.name} has no header row.")
+            width = len(head.columns)
+        if width > MAX_COLUMNS:
+            raise SourceError(
+                f"{self.path.name} has {width} columns; Charter catalogs at most {MAX_COLUMNS}."
+            )
 
     def _parquet_file(self):
         import pyarrow as pa
