@@ -85,9 +85,17 @@ def preview(dataset: Dataset, access: ReadAccess, *, rows: int = PREVIEW_ROWS) -
 
 
 def csv_stream(dataset: Dataset, access: ReadAccess, *, limit: int | None = None) -> Iterator[str]:
-    """The data as CSV text, one chunk at a time (header once)."""
+    """The data as CSV text, one chunk at a time (header once); text a spreadsheet would run as
+    a formula (= + - @ …) gets a leading quote, as in every CSV export (config.exports)."""
+    from config.exports import csv_safe
+
     first = True
     for chunk in masked_chunks(dataset, access, limit=limit):
+        text = chunk.select_dtypes(include=["object", "string"]).columns
+        if len(text):
+            chunk = chunk.copy()
+            for name in text:
+                chunk[name] = chunk[name].map(csv_safe)
         yield chunk.to_csv(index=False, header=first)
         first = False
     if first:  # no chunk at all: still give the header

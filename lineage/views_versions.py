@@ -165,6 +165,7 @@ def _masked_csv_rows(store, version, rules: dict, allowed: tuple[str, ...]):  # 
     import io
 
     from access.masking import mask_row
+    from config.exports import csv_safe
 
     with store.open(version.fingerprint) as raw:
         text = io.TextIOWrapper(raw, encoding="utf-8-sig", errors="replace", newline="")
@@ -174,7 +175,8 @@ def _masked_csv_rows(store, version, rules: dict, allowed: tuple[str, ...]):  # 
         writer = csv.DictWriter(buffer, fieldnames=names, extrasaction="ignore")
         writer.writeheader()
         for i, row in enumerate(reader, 1):
-            writer.writerow(mask_row({n: row.get(n) for n in names}, rules, key=_mask_key()))
+            masked = mask_row({n: row.get(n) for n in names}, rules, key=_mask_key())
+            writer.writerow({n: csv_safe(v) for n, v in masked.items()})  # no formula cells
             if i % 1000 == 0:
                 yield buffer.getvalue()
                 buffer.seek(0)
