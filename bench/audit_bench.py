@@ -121,7 +121,7 @@ def file_audit(scale: Scale) -> list[Figure]:
     if engine.get("errors"):
         log(f"audit: engine check errors {engine['errors']}")
     runs = []
-    for _ in range(2 if scale.name in ("small", "full") else 1):
+    for _ in range(2 if scale.name == "small" else 1):
         run_id = _prepare_run(path)
         runs.append(peak_rss_of(f"from bench.audit_bench import _run_child; _run_child({run_id})"))
     first, later = runs[0], runs[-1]

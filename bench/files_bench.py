@@ -17,6 +17,7 @@ own. Readers timed on the same file, same run:
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import sys
 import time
@@ -108,8 +109,9 @@ def run(scale: Scale) -> list[Figure]:
     with path.open("rb") as fh:
         while fh.read(1 << 24):
             pass
-    # Three fresh processes per reader; two at full scale, where one pass of pandas takes a minute.
-    repeats = {"small": 3, "full": 2}.get(scale.name, 1)
+    # Three fresh processes per reader at small scale; one at full scale, where a pass of pandas
+    # over 1 GB takes minutes on the shared machine (BENCH_FILE_REPEATS to change).
+    repeats = int(os.environ.get("BENCH_FILE_REPEATS") or {"small": 3}.get(scale.name, 1))
     found = {}
     for reader in READERS:
         found[reader] = measure(reader, str(path), repeats)

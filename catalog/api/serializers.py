@@ -319,3 +319,15 @@ class ConnectionCreateInputSerializer(serializers.Serializer):
 class ConnectionTestOutputSerializer(serializers.Serializer):
     ok = serializers.BooleanField()
     message = serializers.CharField()
+
+
+class MetadataImportInputSerializer(serializers.Serializer):
+    file = serializers.FileField(help_text="A metadata CSV as exported (UTF-8).")
+    apply = serializers.BooleanField(default=False, help_text="false = dry run.")
+
+
+class MetadataImportOutputSerializer(serializers.Serializer):
+    rows = serializers.IntegerField()
+    applied = serializers.BooleanField()
+    changes = serializers.ListField(child=serializers.DictField())
+    errors = serializers.ListField(child=serializers.DictField())

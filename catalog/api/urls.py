@@ -19,6 +19,8 @@ urlpatterns = [
         views.IssueCommentCreateApi.as_view(),
         name="api-issue-comments",
     ),
+    path("metadata/export/", views.MetadataExportApi.as_view(), name="api-metadata-export"),
+    path("metadata/import/", views.MetadataImportApi.as_view(), name="api-metadata-import"),
     path("connections/", views.ConnectionListCreateApi.as_view(), name="api-connection-list"),
     path(
         "connections/<str:name>/test/",

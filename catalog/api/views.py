@@ -20,11 +20,12 @@ from access.policies import (
     get_issue_report_for,
     issue_reports_for,
 )
-from catalog import selectors, services
+from catalog import bulk, selectors, services
 from catalog.api import serializers as s
 from catalog.filters import DatasetFilter
 from catalog.models import Column, Connection, Dataset
 from config.api import Pagination
+from config.exports import csv_response
 
 FACETS_PARAM = OpenApiParameter(
     "facets",
@@ -347,3 +348,41 @@ class ConnectionTestApi(APIView):
         connection = get_object_or_404(Connection, name=name)
         ok, message = services.connection_test(connection=connection)
         return Response({"ok": ok, "message": message})
+
+
+class MetadataExportApi(APIView):
+    @extend_schema(
+        summary="Catalog metadata as CSV",
+        description="One row per dataset you can see and per column (formula-safe).",
+        responses={(200, "text/csv"): OpenApiTypes.STR},
+    )
+    def get(self, request: Request):
+        rows = bulk.metadata_export_rows(datasets_for(request.user, "view"))
+        return csv_response("charter-metadata.csv", bulk.HEADER, rows)
+
+
+class MetadataImportApi(APIView):
+    parser_classes = [MultiPartParser, FormParser]
+
+    @extend_schema(
+        summary="Import catalog metadata from CSV (dry run unless apply=true)",
+        description=(
+            "Lists every change and every row error. With `apply=true` the changes are applied "
+            "only when the whole file is valid; each change is a ledger event."
+        ),
+        request=s.MetadataImportInputSerializer,
+        responses=s.MetadataImportOutputSerializer,
+    )
+    def post(self, request: Request) -> Response:
+        if not can_register_dataset(request.user):
+            raise PermissionDenied
+        payload = s.MetadataImportInputSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        report = bulk.metadata_import(
+            actor=request.user,
+            content=payload.validated_data["file"].read(),
+            changeable=datasets_for(request.user, "change"),
+            apply=payload.validated_data["apply"],
+        )
+        data = {"rows": report.rows, "applied": report.applied}
+        return Response({**data, "changes": report.changes, "errors": report.errors})

@@ -266,3 +266,38 @@ def test_openapi_schema_builds(api_client, steward):
     response = api_client.get("/api/schema/")
     assert response.status_code == 200
     assert b"/api/v1/datasets/{name}/" in response.content
+
+
+def test_metadata_export_and_import_api(api_client, steward, engineer, make_dataset):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    make_dataset("d")
+    api_client.force_authenticate(steward)
+    response = api_client.get("/api/v1/metadata/export/")
+    text = b"".join(response.streaming_content).decode()
+    assert text.startswith("record,dataset,column,title")
+    edited = text.replace("dataset,d,,,", "dataset,d,,Daily sales,", 1)
+    dry = api_client.post(
+        "/api/v1/metadata/import/",
+        {"file": SimpleUploadedFile("m.csv", edited.encode())},
+        format="multipart",
+    ).json()
+    assert dry["applied"] is False and dry["changes"][0]["after"] == "Daily sales"
+    assert Dataset.objects.get(name="d").title == ""
+    applied = api_client.post(
+        "/api/v1/metadata/import/",
+        {"file": SimpleUploadedFile("m.csv", edited.encode()), "apply": "true"},
+        format="multipart",
+    ).json()
+    assert applied["applied"] is True and Dataset.objects.get(name="d").title == "Daily sales"
+    bad = api_client.post(
+        "/api/v1/metadata/import/", {"file": SimpleUploadedFile("m.csv", b"")}, format="multipart"
+    )
+    assert bad.status_code == 400
+    api_client.force_authenticate(engineer)
+    refused = api_client.post(
+        "/api/v1/metadata/import/",
+        {"file": SimpleUploadedFile("m.csv", edited.encode())},
+        format="multipart",
+    )
+    assert refused.status_code == 403
