@@ -30,7 +30,14 @@ from django.db.models import (
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Greatest
 
-from catalog.models import Column, Dataset, DatasetVersion, IssueComment, IssueReport
+from catalog.models import (
+    Column,
+    Connection,
+    Dataset,
+    DatasetVersion,
+    IssueComment,
+    IssueReport,
+)
 
 COUNT_CAP = 10_000
 TRIGRAM_THRESHOLD = 0.45
@@ -254,4 +261,13 @@ def open_reports_for_owner(
         IssueReport.objects.filter(dataset__in=mine, status__in=IssueReport.OPEN_STATUSES)
         .select_related("dataset", "reporter")
         .order_by("-created_at")[:limit]
+    )
+
+
+def connection_list() -> QuerySet[Connection]:
+    """Connections with who created them and how many datasets read through each."""
+    return (
+        Connection.objects.select_related("created_by")
+        .annotate(dataset_count=Count("datasets"))
+        .order_by("name")
     )

@@ -344,7 +344,7 @@ def connection_list(request: HttpRequest) -> HttpResponse:
                 f"Saved {connection.name}. {message}",
             )
             return redirect("catalog:connection-list")
-    connections = Connection.objects.select_related("created_by").order_by("name")
+    connections = selectors.connection_list()
     return render(
         request, "catalog/connection_list.html", {"form": form, "connections": connections}
     )
