@@ -302,7 +302,7 @@ def audit_policy_fire(*, policy_id: int) -> list[AuditRun]:
     a redelivered message), so nothing more is queued.
     """
     policy = (
-        AuditPolicy.objects.select_for_update()
+        AuditPolicy.objects.select_for_update(of=("self",))  # lock the policy row only
         .select_related("periodic_task__interval", "periodic_task__crontab")
         .filter(pk=policy_id, enabled=True)
         .first()

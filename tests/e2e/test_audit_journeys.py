@@ -52,7 +52,9 @@ def test_steward_creates_runs_watches_and_reads(
     live_server, page, login, steward, people, monkeypatch
 ):
     held: list[int] = []  # hold the run back from the worker so the page shows it in progress
-    monkeypatch.setattr(services, "enqueue_on_commit", lambda task, **kw: held.append(kw["run_id"]))
+    monkeypatch.setattr(
+        services, "enqueue_on_commit", lambda task, **kw: held.append(kw.get("run_id"))
+    )
     login(steward)
     page.goto(f"{live_server.url}/audits/")
     page.click("text=New policy")
