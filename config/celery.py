@@ -1,11 +1,14 @@
 """The Celery app, and the one helper that enqueues a task after the transaction commits."""
 
+import contextvars
 import json
+import logging
 import os
 from typing import Any
 
 from celery import Celery
 from django.db import transaction
+from kombu.exceptions import OperationalError as KombuOperationalError
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -13,8 +16,42 @@ app = Celery("charter")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
+logger = logging.getLogger(__name__)
+
+# Tasks that could not be sent during the current request (see QueueStatusMiddleware).
+_unsent: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar(
+    "charter_unsent_tasks", default=None
+)
+
 
 def enqueue_on_commit(task: Any, **kwargs: Any) -> None:
-    """Send `task` with JSON-safe kwargs once the current transaction commits (never before)."""
+    """Send `task` with JSON-safe kwargs once the current transaction commits (never before).
+
+    If the broker is down, the committed rows stay as they are (a run stays `queued`, an event
+    unprocessed) for the apps' sweepers to send again, the failure is logged, and the request
+    that caused it is told (QueueStatusMiddleware): never a 500 after the work was saved.
+    """
     json.dumps(kwargs)  # an unserialisable argument fails here, in tests too
-    transaction.on_commit(lambda: task.delay(**kwargs))
+    transaction.on_commit(lambda: _send(task, kwargs))
+
+
+def _send(task: Any, kwargs: dict[str, Any]) -> None:
+    try:
+        task.delay(**kwargs)
+    except (KombuOperationalError, ConnectionError, OSError) as exc:
+        logger.warning("queue unavailable: %s%s not sent (%s)", task.name, kwargs, exc)
+        unsent = _unsent.get()
+        if unsent is not None:
+            unsent.append(task.name)
+
+
+def unsent_tasks_start() -> contextvars.Token:
+    """Start collecting the tasks this request fails to send."""
+    return _unsent.set([])
+
+
+def unsent_tasks_end(token: contextvars.Token) -> list[str]:
+    """The tasks this request failed to send; stop collecting."""
+    unsent = _unsent.get() or []
+    _unsent.reset(token)
+    return unsent
