@@ -444,3 +444,15 @@ def test_a_failed_run_tells_the_owners_downstream(
     run_now(policy, steward, django_capture_on_commit_callbacks)
     subjects = {m.subject: m.to for m in mail.outbox}
     assert subjects["[Charter] Upstream audit failed: upstream"] == [steward2.email]
+
+
+@pytest.mark.django_db
+def test_a_schedule_slot_fires_once(policy, steward, django_capture_on_commit_callbacks):
+    services.audit_policy_update(
+        policy=policy, actor=steward, schedule_kind="interval", interval_minutes=10
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        first = services.audit_policy_fire(policy_id=policy.pk)
+        again = services.audit_policy_fire(policy_id=policy.pk)  # a duplicate beat message
+    assert len(first) == 1 and again == []
+    assert AuditRun.objects.get(pk=first[0].pk).trigger == AuditRun.Trigger.SCHEDULE
