@@ -52,7 +52,8 @@ def browser():
 def page(browser):
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
-    page.set_default_timeout(15000)
+    # Generous: CI machines are small and busy; a real failure still fails, just later.
+    page.set_default_timeout(30000)
     yield page
     context.close()
 
@@ -65,8 +66,10 @@ def login(page, live_server):
         page.goto(f"{live_server.url}/login/")
         page.fill("#id_username", user.username)
         page.fill("#id_password", password)
-        page.click("button[type=submit]")
-        page.wait_for_load_state()
+        # Wait for the POST's own navigation: wait_for_load_state() alone can return at once,
+        # on the login page that is still loaded, before the browser has left it.
+        with page.expect_navigation():
+            page.click("button[type=submit]")
         return page
 
     return _login
