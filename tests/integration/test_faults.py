@@ -1,0 +1,333 @@
+"""Faults with a real worker, beat and Redis: killed processes, duplicates, a broker that stops.
+
+The pool-process and whole-worker kills rely on acks_late + reject_on_worker_lost and the
+broker's visibility timeout: the message comes back by itself and the run's claim (same task id)
+lets the new delivery take over. No sweeper call is made by these tests.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+from django.test import Client
+from django_celery_beat.models import IntervalSchedule, PeriodicTask
+
+from audits import services
+from audits.models import AuditRun, CheckResult
+from audits.tasks import audit_run_task
+from catalog.services import dataset_profile, dataset_register
+from ledger.models import Event
+from ledger.services import ledger_verify
+from tests.integration.conftest import CELERY, CeleryProcess, _child_env
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
+
+
+@pytest.fixture
+def data_root(settings, tmp_path):
+    root = tmp_path / "data"
+    root.mkdir()
+    settings.CHARTER_DATA_ROOTS = [root]
+    return root
+
+
+def _dataset(root, steward, name: str, rows: int):
+    frame = pd.DataFrame(
+        {"id": np.arange(rows), "email": [f"user{i}@example.com" for i in range(rows)]}
+    )
+    path = root / f"{name}.csv"
+    frame.to_csv(path, index=False)
+    dataset = dataset_register(
+        actor=steward, name=name, source_kind="file", path=str(path), owner=steward, profile=False
+    )
+    dataset_profile(dataset_id=dataset.pk)
+    return dataset
+
+
+def _slow_policy(dataset, steward, n: int = 60):
+    checks = [
+        {
+            "kind": "regex",
+            "column": "email",
+            "regex": rf"user\d+@example\.com|x{i}",
+            "mode": "search",
+        }
+        for i in range(n)
+    ]
+    return services.audit_policy_create(actor=steward, name="slow", dataset=dataset, checks=checks)
+
+
+def _finished_events(run) -> int:
+    return Event.objects.filter(action="audit_run.finished", target_id=str(run.pk)).count()
+
+
+def _pool_children(pid: int) -> list[int]:
+    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True, check=False)
+    return [int(p) for p in out.stdout.split()]
+
+
+def test_pool_process_killed_mid_audit_is_rerun_within_5s_exactly_once(
+    data_root, steward, celery_worker_factory, wait_for
+):
+    dataset = _dataset(data_root, steward, "big", 150_000)
+    policy = _slow_policy(dataset, steward, n=100)  # long enough to be killed mid-way
+    worker = celery_worker_factory(pool="prefork", concurrency=1)
+    [run] = services.audit_run_request(policy=policy, actor=steward)
+    wait_for(
+        lambda: AuditRun.objects.filter(pk=run.pk, state="running", progress__gte=6).exists(),
+        timeout=60,
+        interval=0.05,
+    )
+    [child] = _pool_children(worker.pid)
+    os.kill(child, signal.SIGKILL)  # the pool process dies; the worker itself lives on
+    killed_at = time.monotonic()
+    run.refresh_from_db()
+    assert run.state == "running", "the run ended before the kill: make it longer"
+    try:
+        wait_for(lambda: AuditRun.objects.filter(pk=run.pk, attempts=2).exists(), timeout=15)
+    except BaseException:
+        print(worker.log()[-4000:])  # noqa: T201  shown by pytest on failure
+        raise
+    assert time.monotonic() - killed_at <= 5, "the run was not re-run within 5 s"
+    done = wait_for(lambda: AuditRun.objects.filter(pk=run.pk, state="passed").first(), timeout=120)
+    assert done.attempts == 2 and worker.alive
+    assert CheckResult.objects.filter(run=run).count() == len(policy.checks)
+    assert _finished_events(run) == 1
+    assert ledger_verify().ok
+
+
+def test_whole_worker_killed_and_restarted_reruns_within_visibility_timeout(
+    data_root, steward, celery_worker_factory, wait_for
+):
+    visibility = 5
+    env = {"CELERY_VISIBILITY_TIMEOUT": str(visibility)}
+    dataset = _dataset(data_root, steward, "big", 80_000)
+    policy = _slow_policy(dataset, steward)
+    first = celery_worker_factory(env=env)
+    [run] = services.audit_run_request(policy=policy, actor=steward)
+    wait_for(
+        lambda: AuditRun.objects.filter(pk=run.pk, state="running", progress__gte=6).exists(),
+        timeout=60,
+        interval=0.05,
+    )
+    first.kill()
+    killed_at = time.monotonic()
+    second = celery_worker_factory(env=env, purge=False)
+    wait_for(
+        lambda: AuditRun.objects.filter(pk=run.pk, attempts=2).exists(), timeout=visibility + 30
+    )
+    assert time.monotonic() - killed_at <= visibility + 15, "re-run later than timeout + 15 s"
+    done = wait_for(lambda: AuditRun.objects.filter(pk=run.pk, state="passed").first(), timeout=120)
+    assert done.attempts == 2 and second.alive
+    assert CheckResult.objects.filter(run=run).count() == len(policy.checks)
+    assert _finished_events(run) == 1
+
+
+def test_the_same_audit_delivered_twice_gives_one_result(
+    data_root, steward, celery_worker_factory, wait_for
+):
+    dataset = _dataset(data_root, steward, "small", 20_000)
+    policy = _slow_policy(dataset, steward, n=8)
+    worker = celery_worker_factory(pool="prefork", concurrency=2)
+    [run] = services.audit_run_request(policy=policy, actor=steward)  # delivery 1 (on commit)
+    audit_run_task.delay(run_id=run.pk)  # delivery 2, a different message for the same run
+    audit_run_task.delay(run_id=run.pk)  # and 3, later
+    wait_for(lambda: AuditRun.objects.filter(pk=run.pk, state="passed").exists(), timeout=90)
+    wait_for(lambda: worker.log().count("audit_run_task") >= 6, timeout=60)  # all 3 done
+    run.refresh_from_db()
+    assert run.attempts == 1
+    assert CheckResult.objects.filter(run=run).count() == len(policy.checks)
+    assert _finished_events(run) == 1
+
+
+def test_two_beat_processes_give_no_duplicate_scheduled_run(
+    data_root, steward, celery_worker, celery_beat, tmp_path, wait_for
+):
+    var_dir = tmp_path / "var"
+    args = [
+        CELERY, "-A", "config", "beat", "--loglevel=INFO",
+        "--scheduler", "django_celery_beat.schedulers:DatabaseScheduler", "--max-interval", "1",
+        "--pidfile", str(tmp_path / "beat2.pid"), "-s", str(tmp_path / "beat2-schedule"),
+    ]  # fmt: skip
+    second = CeleryProcess("beat", args, _child_env(var_dir, None), var_dir, "beat: Starting")
+    second.start()
+    try:
+        dataset = _dataset(data_root, steward, "scheduled", 100)
+        policy = services.audit_policy_create(
+            actor=steward,
+            name="every 2 s",
+            dataset=dataset,
+            schedule_kind="interval",
+            interval_minutes=1,
+            checks=[{"kind": "row_count", "min_value": 1}],
+        )
+        task = PeriodicTask.objects.get(pk=policy.periodic_task_id)
+        task.interval = IntervalSchedule.objects.create(every=2, period=IntervalSchedule.SECONDS)
+        task.save()
+        wait_for(lambda: AuditRun.objects.filter(policy=policy).count() >= 4, timeout=60)
+    finally:
+        second.stop()
+    times = sorted(AuditRun.objects.filter(policy=policy).values_list("queued_at", flat=True))
+    gaps = [(b - a).total_seconds() for a, b in zip(times, times[1:], strict=False)]
+    assert all(gap >= 0.9 for gap in gaps), f"two runs for one slot: gaps {gaps}"
+    assert "audit_policy_fire_task" in second.log()  # the second beat did send its own
+
+
+# --- Redis stopped ------------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Redis:
+    """A throwaway redis-server on its own port: never the shared one on 6379."""
+
+    def __init__(self, port: int, workdir) -> None:
+        self.port, self.workdir, self.proc = port, workdir, None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(  # noqa: S603
+            [shutil.which("redis-server"), "--port", str(self.port), "--save", "",
+             "--appendonly", "no", "--dir", str(self.workdir)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", self.port)) == 0:
+                    return
+            time.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+
+
+def _point_at(app, url: str) -> None:
+    """Send this process's tasks to `url` from now on (drop the cached connection pools)."""
+    app.conf.broker_url = url
+    app._pool = None
+    app.amqp._producer_pool = None
+
+
+@pytest.fixture
+def own_redis(tmp_path, celery_broker_mode):
+    if not shutil.which("redis-server"):
+        pytest.skip("redis-server is not installed")
+    redis = Redis(_free_port(), tmp_path)
+    redis.start()
+    app = celery_broker_mode
+    url = f"redis://127.0.0.1:{redis.port}/0"
+    before = app.conf.broker_url
+    _point_at(app, url)
+    yield redis, url
+    redis.stop()
+    _point_at(app, before)
+
+
+def test_redis_stopped_pages_serve_actions_say_so_and_nothing_is_lost(
+    data_root, steward, own_redis, celery_worker_factory, wait_for, monkeypatch
+):
+    redis, url = own_redis
+    dataset = _dataset(data_root, steward, "small", 1_000)
+    policy = services.audit_policy_create(
+        actor=steward, name="quick", dataset=dataset, checks=[{"kind": "row_count", "min_value": 1}]
+    )
+    worker = celery_worker_factory(env={"REDIS_URL": url})
+    redis.stop()
+
+    client = Client()
+    client.force_login(steward)
+    for page in ("/", "/catalog/", f"/catalog/datasets/{dataset.name}/", "/audits/"):
+        assert client.get(page).status_code == 200, page
+    started = time.monotonic()
+    response = client.post(f"/audits/policies/{policy.pk}/run/")
+    assert time.monotonic() - started < 15, "a dead broker must not hang the request"
+    assert response.status_code == 302 and response["X-Charter-Queue"] == "unavailable"
+    page = client.get(response["Location"]).content.decode()
+    assert "task queue is unavailable" in page
+    run = AuditRun.objects.get(policy=policy)
+    assert run.state == AuditRun.State.QUEUED  # saved, waiting: not lost, not half-done
+
+    redis.start()  # same port: the worker reconnects by itself
+    monkeypatch.setattr(services, "QUEUED_LOST_SECONDS", 0)
+    monkeypatch.setattr(services, "STALE_SECONDS", 0)
+    time.sleep(0.1)
+    assert services.audit_runs_recover() == [run.pk]  # what beat's sweeper does each minute
+    done = wait_for(lambda: AuditRun.objects.filter(pk=run.pk, state="passed").first(), timeout=60)
+    assert done.attempts == 1 and worker.alive
+    assert _finished_events(run) == 1
+
+
+# --- a data source that hangs ----------------------------------------------------------------
+
+
+def test_a_hanging_source_hits_the_statement_timeout_and_the_run_ends_in_error(
+    transactional_db, steward, settings
+):
+    """Another session holds a lock on the source table: the audit's read hits the timeout."""
+    import psycopg
+    from django.db import connection as django_connection
+
+    from catalog.models import Connection
+    from catalog.sources import encrypt_secret
+
+    if django_connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL")
+    settings.CHARTER_SOURCE_STATEMENT_TIMEOUT_MS = 1500
+    s = django_connection.settings_dict
+    with django_connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS public.hang_src")
+        cursor.execute("CREATE TABLE public.hang_src (id int primary key, email text)")
+        cursor.execute(
+            "INSERT INTO public.hang_src SELECT g, 'p' || g FROM generate_series(1, 50) g"
+        )
+    source = Connection.objects.create(
+        name="hang",
+        host=s["HOST"] or "127.0.0.1",
+        port=int(s["PORT"] or 5432),
+        database=s["NAME"],
+        username=s["USER"] or "postgres",
+        password_encrypted=encrypt_secret(s["PASSWORD"] or ""),
+    )
+    dataset = dataset_register(
+        actor=steward, name="hang", source_kind="postgresql", connection=source,
+        table="public.hang_src", profile=False,
+    )  # fmt: skip
+    dataset_profile(dataset_id=dataset.pk)
+    policy = services.audit_policy_create(
+        actor=steward, name="hang", dataset=dataset,
+        checks=[{"kind": "not_null", "column": "email"}],
+    )  # fmt: skip
+    locker = psycopg.connect(
+        host=s["HOST"] or "127.0.0.1", port=int(s["PORT"] or 5432), dbname=s["NAME"],
+        user=s["USER"] or "postgres", password=s["PASSWORD"] or None,
+    )  # fmt: skip
+    try:
+        locker.execute("LOCK TABLE public.hang_src IN ACCESS EXCLUSIVE MODE")  # held: no commit
+        [run] = services.audit_run_request(policy=policy, actor=steward)
+        started = time.monotonic()
+        services.audit_run_execute(run_id=run.pk, task_id="hang-test")
+        elapsed = time.monotonic() - started
+    finally:
+        locker.rollback()
+        locker.close()
+    run.refresh_from_db()
+    assert run.state == AuditRun.State.ERROR, run.state
+    details = run.error_message + str(list(run.results.values_list("result", flat=True)))
+    assert "took too long" in details, details
+    assert elapsed < 30
