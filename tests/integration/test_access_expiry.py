@@ -25,7 +25,14 @@ TASK_PATH = "access.tasks.access_grants_expire_task"
 
 
 def test_beat_and_worker_revoke_an_expired_grant(
-    celery_worker, celery_beat, wait_for, make_dataset, engineer, engineer2, grant_access, client  # noqa: F811
+    celery_worker,
+    celery_beat,
+    wait_for,
+    make_dataset,  # noqa: F811  fixture imported from tests/access/conftest.py
+    engineer,
+    engineer2,
+    grant_access,  # noqa: F811
+    client,
 ):
     dataset = make_dataset("expiring", Sensitivity.RESTRICTED)
     with time_machine.travel(timezone.now() - timedelta(days=3), tick=True):
