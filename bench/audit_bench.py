@@ -14,6 +14,7 @@ new file also profiles it (a new fingerprint makes a new version), as a real fir
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import time
 
@@ -286,7 +287,7 @@ def _pg_table(rows: int) -> None:
                    ((g * 31) %% 10000) / 10000.0 AS score,
                    timestamptz '2026-01-01' - make_interval(secs => (g * 13) %% 10000000)
                        AS last_seen
-            FROM generate_series(1, %s) AS g
+            FROM generate_series(1::bigint, %s::bigint) AS g
             """,
             [rows],
         )
@@ -369,11 +370,13 @@ def pg_pushdown(scale: Scale) -> Figure:
 
 def run(scale: Scale) -> list[Figure]:
     figures: list[Figure] = []
-    for name, part in (
-        ("audit.file_full_run", file_audit),
-        ("audit.checks_vs_great_expectations", gx_side_by_side),
-        ("audit.postgres_pushdown_10_checks", pg_pushdown),
-    ):
+    parts = {"file": file_audit, "gx": gx_side_by_side, "pg": pg_pushdown}
+    # BENCH_AUDIT_PARTS=pg (or file,gx) runs some parts only.
+    wanted = [p for p in os.environ.get("BENCH_AUDIT_PARTS", "file,gx,pg").split(",") if p]
+    names = {"file": "audit.file_full_run", "gx": "audit.checks_vs_great_expectations",
+             "pg": "audit.postgres_pushdown_10_checks"}  # fmt: skip
+    for key in wanted:
+        name, part = names[key], parts[key]
         try:
             found = part(scale)
         except Exception as exc:  # noqa: BLE001 - report the part that broke, keep the others
