@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import time
+import uuid
 from typing import Any
 
 from django.conf import settings
@@ -696,6 +697,20 @@ def _run_finish(
             "summary": stats,
         },
     )
+    _openlineage_emit(
+        run,
+        version,
+        [
+            {
+                "assertion": spec.get("name") or spec["kind"],
+                "success": bool(result["success"]),
+                "column": spec.get("column") or "",
+                "severity": result["severity"],
+            }
+            for spec, result in zip(run.checks, results, strict=True)
+            if result["status"] != "not_applicable"
+        ],
+    )
     if failed and run.policy.notify:
         from audits.tasks import audit_run_notify_task
         from lineage.tasks import downstream_notify_task
@@ -718,6 +733,30 @@ def _run_finish(
             ),
         )
     return run
+
+
+def _openlineage_emit(
+    run: AuditRun, version: DatasetVersion | None, assertions: list[dict[str, Any]]
+) -> None:
+    """Report a finished run to CHARTER_OPENLINEAGE_URL after commit (no-op when unset).
+
+    passed and failed runs are COMPLETE events (the job ran; failed checks are assertions with
+    success false); a run that ended in error is a FAIL event without assertions.
+    """
+    from lineage.services import openlineage_emit_quality_run, openlineage_url
+
+    if not openlineage_url():
+        return
+    openlineage_emit_quality_run(
+        dataset=run.dataset,
+        dataset_version=version,
+        run_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"charter:audit-run:{run.pk}:{run.queued_at}")),
+        job_name=f"audit.{run.policy.name}",
+        state="FAIL" if run.state == AuditRun.State.ERROR else "COMPLETE",
+        started_at=run.started_at or run.queued_at,
+        ended_at=run.finished_at,
+        assertions=[{k: v for k, v in a.items() if v != ""} for a in assertions],
+    )
 
 
 def _pii_proposals(run: AuditRun, results: list[dict[str, Any]]) -> None:
@@ -773,6 +812,7 @@ def audit_run_fail(*, run_id: int, attempt: int | None, message: str) -> AuditRu
         target=run,
         data={"state": run.state, "dataset": run.dataset.name, "error": message[:500]},
     )
+    _openlineage_emit(run, run.version, [])  # no check ran to the end: nothing to assert
     if run.policy.notify:
         from audits.tasks import audit_run_notify_task
 
