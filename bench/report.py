@@ -32,8 +32,8 @@ def table(paths: list[Path]) -> str:
     ]
     for path in paths:
         data = json.loads(path.read_text())
-        scale = data["meta"]["scale"]
         for fig in data["figures"]:
+            scale = fig.get("scale", data["meta"]["scale"])
             status = {"pass": "pass", "FAIL": "**FAIL**"}.get(fig["status"], fig["status"])
             lines.append(
                 f"| {fig['name']} | {_fmt(fig['value'])} | {fig['unit']} | {fig['target']} | "
@@ -48,7 +48,8 @@ def notes(paths: list[Path]) -> str:
         data = json.loads(path.read_text())
         for fig in data["figures"]:
             if fig["notes"]:
-                out.append(f"- `{fig['name']}` ({data['meta']['scale']}): {fig['notes']}")
+                scale = fig.get("scale", data["meta"]["scale"])
+                out.append(f"- `{fig['name']}` ({scale}): {fig['notes']}")
     return "\n".join(out)
 
 
