@@ -7,6 +7,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError as DRFValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -102,6 +103,8 @@ class AuditRunViewSet(viewsets.ReadOnlyModelViewSet):
     def get_queryset(self):
         runs = selectors.audit_run_list(policies.audit_runs_for(self.request.user))
         params = self.request.query_params
+        if any("\x00" in value for value in params.values()):  # PostgreSQL refuses NUL: a 400
+            raise DRFValidationError({"detail": ["Filters may not contain NUL characters."]})
         if params.get("dataset"):
             runs = runs.filter(dataset__name=params["dataset"])
         if params.get("policy"):
