@@ -107,7 +107,7 @@ class _ColumnStats:
             profile["mean"] = _json_value(self.total / self.numeric_count)
         if self.counter and self.counter.most_common(1)[0][1] > 1:  # all-unique: no "top"
             profile["top_values"] = [
-                {"value": value[:200], "count": int(count)}
+                {"value": _json_value(value[:200]), "count": int(count)}
                 for value, count in self.counter.most_common(TOP_N)
             ]
         return profile
@@ -120,6 +120,8 @@ def _json_value(value: Any) -> Any:
         value = value.item()
     if isinstance(value, float):
         return None if math.isnan(value) or math.isinf(value) else round(value, 6)
+    if isinstance(value, str) and "\x00" in value:  # PostgreSQL's jsonb cannot hold NUL
+        return value.replace("\x00", "\ufffd")
     return value
 
 
