@@ -38,7 +38,9 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
-@pytest.fixture(scope="session")
+# Package scope: the browser closes when tests/e2e is done, so tests elsewhere (e.g.
+# tests/security) can start their own playwright; two sync_playwright() at once cannot run.
+@pytest.fixture(scope="package")
 def browser():
     from playwright.sync_api import sync_playwright
 
