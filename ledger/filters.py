@@ -1,3 +1,5 @@
+from datetime import UTC
+
 import django_filters
 from django import forms
 
@@ -10,6 +12,18 @@ def _text(placeholder: str) -> forms.TextInput:
 
 # The browser's date-time picker sends "2026-01-31T09:30", which the ISO field reads as UTC.
 _WHEN = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+
+
+class _UtcDateTimeFilter(django_filters.IsoDateTimeFilter):
+    """Compare in UTC: ISO 8601 allows offsets (+21:21) that PostgreSQL refuses with an error."""
+
+    def filter(self, qs, value):
+        if value is not None:
+            try:
+                value = value.astimezone(UTC)
+            except OverflowError:  # year 1 minus an offset: before any event
+                return qs.none()
+        return super().filter(qs, value)
 
 
 class EventFilter(django_filters.FilterSet):
@@ -31,10 +45,10 @@ class EventFilter(django_filters.FilterSet):
     target_id = django_filters.CharFilter(
         field_name="target_id", label="Target id", widget=_text("id")
     )
-    since = django_filters.IsoDateTimeFilter(
+    since = _UtcDateTimeFilter(
         field_name="created_at", lookup_expr="gte", label="Since (UTC)", widget=_WHEN
     )
-    until = django_filters.IsoDateTimeFilter(
+    until = _UtcDateTimeFilter(
         field_name="created_at", lookup_expr="lte", label="Until (UTC)", widget=_WHEN
     )
 
