@@ -25,7 +25,9 @@ import time
 
 import pytest
 import schemathesis
+from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
 from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -50,6 +52,17 @@ CHECKS = [
 BLIND = {"engineer"}
 # Operations whose job is to accept a body the schema cannot describe fully (gzip, raw events).
 RAW_BODY = {"/api/v1/lineage"}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def keep_the_test_connection():
+    """Requests go straight to the WSGI handler, whose signals would close the connection that
+    holds the test's transaction; Django's own test client disconnects them the same way."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
 
 
 def _schema(world, role: str):
