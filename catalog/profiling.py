@@ -13,14 +13,62 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from catalog.pii import MAX_SAMPLE, suggest_pii
 
 TOP_N = 10
-# Beyond these many distinct values per column we stop counting exactly (memory stays bounded).
+# Up to this many distinct values per column the count is exact (a sorted array of 64-bit
+# hashes); past it the column switches to a HyperLogLog estimate (about 0.8% standard error).
 DISTINCT_CAP = 100_000
 CHUNKSIZE = 50_000
+# Heavy-hitter candidates kept per column, and taken from each chunk's value counts.
+TOP_CAPACITY = TOP_N * 100
+TOP_PER_CHUNK = TOP_N * 20
+# Numeric and date columns get top values only while a chunk has at most this many values.
+LOW_CARDINALITY = 50
+HLL_BITS = 14  # 16,384 one-byte registers per column
+
+
+def _hashes(values: pd.Series) -> np.ndarray:
+    """64-bit hashes of the values, vectorised.
+
+    Numbers hash as float64, so 3 in an int64 chunk and 3.0 in a chunk made float64 by a
+    null count as one value (as they did in a Python set).
+    """
+    if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
+        values = values.astype("float64")
+    return pd.util.hash_pandas_object(values, index=False).to_numpy(dtype=np.uint64)
+
+
+class _HyperLogLog:
+    """A HyperLogLog sketch over 64-bit hashes: bounded memory, numpy only."""
+
+    def __init__(self, bits: int = HLL_BITS) -> None:
+        self.bits = bits
+        self.registers = np.zeros(1 << bits, dtype=np.uint8)
+
+    def add(self, hashes: np.ndarray) -> None:
+        if not len(hashes):
+            return
+        rest_bits = 64 - self.bits
+        index = (hashes >> np.uint64(rest_bits)).astype(np.intp)
+        rest = hashes & np.uint64((1 << rest_bits) - 1)
+        # rank = leading zeros of the remaining bits + 1; < 2**53, so log2 in float64 is exact
+        with np.errstate(divide="ignore"):
+            width = np.where(rest > 0, np.floor(np.log2(rest.astype(np.float64))) + 1, 0)
+        rank = (rest_bits - width + 1).astype(np.uint8)
+        np.maximum.at(self.registers, index, rank)
+
+    def estimate(self) -> int:
+        m = float(len(self.registers))
+        alpha = 0.7213 / (1 + 1.079 / m)
+        raw = alpha * m * m / float(np.sum(np.ldexp(1.0, -self.registers.astype(np.int64))))
+        zeros = int(np.count_nonzero(self.registers == 0))
+        if raw <= 2.5 * m and zeros:
+            return round(m * math.log(m / zeros))  # linear counting for small sets
+        return round(raw)
 
 
 @dataclass
@@ -29,8 +77,8 @@ class _ColumnStats:
     kind: str  # "numeric", "datetime", "boolean", "text"
     count: int = 0
     nulls: int = 0
-    distinct: set = field(default_factory=set)
-    distinct_capped: bool = False
+    distinct_hashes: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.uint64))
+    sketch: _HyperLogLog | None = None  # set once past DISTINCT_CAP
     minimum: Any = None
     maximum: Any = None
     total: float = 0.0
@@ -38,7 +86,12 @@ class _ColumnStats:
     min_length: int | None = None
     max_length: int | None = None
     counter: Counter = field(default_factory=Counter)
+    top_exact: bool = True
     pii_sample: list = field(default_factory=list)
+
+    @property
+    def distinct_capped(self) -> bool:
+        return self.sketch is not None
 
     def add(self, series: pd.Series) -> None:
         self.count += len(series)
@@ -46,7 +99,9 @@ class _ColumnStats:
         self.nulls += len(series) - len(non_null)
         if non_null.empty:
             return
-        self._add_distinct(non_null)
+        uniques = pd.Series(non_null.unique(), dtype=non_null.dtype)
+        chunk_distinct = len(uniques)
+        self._add_distinct(uniques)
         if self.kind == "numeric":
             values = pd.to_numeric(non_null, errors="coerce").dropna()
             if not values.empty:
@@ -56,17 +111,17 @@ class _ColumnStats:
         elif self.kind == "datetime":
             self._extend(non_null.min(), non_null.max())
         elif self.kind == "text":
-            lengths = non_null.astype(str).str.len()
+            # pandas' str dtype has fast lengths; object columns (Decimal, UUID...) go via str
+            text = non_null if isinstance(non_null.dtype, pd.StringDtype) else non_null.astype(str)
+            lengths = text.str.len()
             low, high = int(lengths.min()), int(lengths.max())
             self.min_length = low if self.min_length is None else min(self.min_length, low)
             self.max_length = high if self.max_length is None else max(self.max_length, high)
-        if self.kind in ("text", "boolean") or non_null.nunique() <= 50:
-            self.counter.update(non_null.astype(str).value_counts().to_dict())
-            if len(self.counter) > DISTINCT_CAP:
-                self.counter = Counter(dict(self.counter.most_common(DISTINCT_CAP // 10)))
+        if self.kind in ("text", "boolean") or chunk_distinct <= LOW_CARDINALITY:
+            self._add_top(non_null, chunk_distinct)
         if len(self.pii_sample) < MAX_SAMPLE and self.kind in ("text", "numeric"):
             known = set(self.pii_sample)
-            for value in non_null.unique()[: MAX_SAMPLE * 2]:
+            for value in uniques.iloc[: MAX_SAMPLE * 2].tolist():
                 python_value = value.item() if hasattr(value, "item") else value
                 if python_value not in known:
                     known.add(python_value)
@@ -74,27 +129,70 @@ class _ColumnStats:
                     if len(self.pii_sample) >= MAX_SAMPLE:
                         break
 
-    def _add_distinct(self, non_null: pd.Series) -> None:
-        if self.distinct_capped:
+    def _add_distinct(self, uniques: pd.Series) -> None:
+        """Feed the chunk's distinct values, hashed, to the exact set or to the sketch."""
+        hashes = _hashes(uniques)
+        if self.sketch is not None:
+            self.sketch.add(hashes)
             return
-        self.distinct.update(non_null.unique().tolist())
-        if len(self.distinct) > DISTINCT_CAP:
-            self.distinct_capped = True
-            self.distinct = set()
+        hashes = np.sort(hashes)
+        known = self.distinct_hashes
+        if len(known):
+            at = np.searchsorted(known, hashes)
+            seen = known[np.minimum(at, len(known) - 1)] == hashes
+            hashes, at = hashes[~seen], at[~seen]
+            known = np.insert(known, at, hashes)  # stays sorted, O(n) instead of a re-sort
+        else:
+            known = hashes
+        self.distinct_hashes = known
+        if len(known) > DISTINCT_CAP:
+            self.sketch = _HyperLogLog()
+            self.sketch.add(known)
+            self.distinct_hashes = np.empty(0, dtype=np.uint64)
+
+    def _add_top(self, non_null: pd.Series, chunk_distinct: int) -> None:
+        """Merge the chunk's most frequent values into a bounded candidate counter.
+
+        Counts are exact while every chunk's values fit in TOP_PER_CHUNK and the counter in
+        TOP_CAPACITY; otherwise values that are frequent overall are still found (they lead
+        their chunks) but their counts may be low, and the profile says so.
+        """
+        if chunk_distinct == len(non_null):  # every value once in this chunk: no heavy hitter
+            if chunk_distinct > 1:
+                self.top_exact = False
+            else:
+                self.counter[str(non_null.iloc[0])] += 1
+            return
+        counts = non_null.value_counts()
+        if len(counts) > TOP_PER_CHUNK:
+            counts = counts.iloc[:TOP_PER_CHUNK]
+            self.top_exact = False
+        for value, number in zip(counts.index.astype(str), counts.tolist(), strict=True):
+            self.counter[value] += int(number)
+        if len(self.counter) > TOP_CAPACITY:
+            self.counter = Counter(dict(self.counter.most_common(TOP_CAPACITY // 2)))
+            self.top_exact = False
 
     def _extend(self, low: Any, high: Any) -> None:
         self.minimum = low if self.minimum is None else min(self.minimum, low)
         self.maximum = high if self.maximum is None else max(self.maximum, high)
 
     def result(self, *, pii: bool) -> dict[str, Any]:
-        """The column's profile; PII columns keep only counts, never values."""
+        """The column's profile; PII columns keep only counts, never values.
+
+        Past DISTINCT_CAP, `distinct_count` is a HyperLogLog estimate and `distinct_is_estimate`
+        is true (`distinct_capped` stays true as before); `top_values_approximate` is true
+        when some counts were trimmed away (see `_add_top`).
+        """
+        estimate = self.sketch is not None
         profile: dict[str, Any] = {
             "kind": self.kind,
             "count": self.count,
             "null_count": self.nulls,
             "null_percent": round(self.nulls / self.count * 100, 2) if self.count else 0.0,
-            "distinct_count": None if self.distinct_capped else len(self.distinct),
-            "distinct_capped": self.distinct_capped,
+            "distinct_count": self.sketch.estimate() if estimate else len(self.distinct_hashes),
+            "distinct_capped": estimate,
+            "distinct_is_estimate": estimate,
         }
         if self.min_length is not None:
             profile["min_length"], profile["max_length"] = self.min_length, self.max_length
@@ -110,6 +208,7 @@ class _ColumnStats:
                 {"value": _json_value(value[:200]), "count": int(count)}
                 for value, count in self.counter.most_common(TOP_N)
             ]
+            profile["top_values_approximate"] = not self.top_exact
         return profile
 
 
