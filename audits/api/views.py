@@ -48,6 +48,7 @@ class AuditPolicyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
     """Audit policies: list, read, create, update, delete, and run now."""
 
     serializer_class = PolicyOutputSerializer
+    lookup_value_regex = r"\d+"  # /audit-policies/csv/ is a 404, never int("csv")
 
     def get_queryset(self):
         return selectors.audit_policy_list(

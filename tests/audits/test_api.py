@@ -166,3 +166,9 @@ def test_pii_proposals_are_listed_and_decided_by_a_steward(
     response = api_client.post(url, {"decision": "accept"}, format="json")
     assert response.status_code == 200 and response.json()["status"] == "accepted"
     assert api_client.post(url, {"decision": "reject"}, format="json").status_code == 400
+
+
+@pytest.mark.django_db
+def test_policy_detail_with_a_non_numeric_id_is_404_not_500(api_client, steward):
+    api_client.force_authenticate(steward)
+    assert api_client.get("/api/v1/audit-policies/csv/").status_code == 404
