@@ -285,6 +285,76 @@ def audit_run_request(
     return runs
 
 
+REPRODUCES = "reproduces"
+
+
+@transaction.atomic
+def audit_run_reproduce(*, run: AuditRun, actor: AbstractBaseUser | None) -> AuditRun:
+    """Queue a re-run of `run`'s checks on the exact version it read (a file dataset's kept
+    snapshot). The new run is bound to that version from the start, reads the snapshot's bytes
+    (verified by sha256) and never records a version or touches the live file. Refused with a
+    ValidationError when the run has no version, the dataset is not a file, or the snapshot of
+    that version is not kept."""
+    from audits.tasks import audit_run_task
+    from catalog.snapshots import SnapshotStore
+    from catalog.versioning import FILE_KINDS
+
+    version = run.version
+    if run.state not in AuditRun.FINAL_STATES or version is None:
+        raise ValidationError(
+            {"detail": ["Only a finished run bound to a data version can be reproduced."]}
+        )
+    if run.dataset.source_kind not in FILE_KINDS:
+        raise ValidationError(
+            {"detail": [f"{run.dataset.name} is not a file: only file versions are kept."]}
+        )
+    if not SnapshotStore().has(version.fingerprint):
+        raise ValidationError(
+            {
+                "detail": [
+                    f"No snapshot of {run.dataset.name} v{version.number} is kept, so the run "
+                    "cannot be reproduced on it."
+                ]
+            }
+        )
+    origin = run.scope.get(REPRODUCES) if isinstance(run.scope, dict) else None
+    again = AuditRun.objects.create(
+        policy=run.policy,
+        dataset=run.dataset,
+        version=version,
+        trigger=AuditRun.Trigger.MANUAL,
+        checks=run.checks,
+        requested_by=actor if actor is not None and actor.is_authenticated else None,
+        scope={REPRODUCES: origin or run.pk, "version": version.number},
+    )
+    ledger_record(
+        actor=actor,
+        action="audit.reproduced",
+        target=again,
+        data={
+            REPRODUCES: origin or run.pk,
+            "version": version.number,
+            "policy": run.policy.name,
+            "dataset": run.dataset.name,
+        },
+    )
+    enqueue_on_commit(audit_run_task, run_id=again.pk)
+    return again
+
+
+def _reproduction_source(run: AuditRun) -> sources.FileSource:
+    """The read-only reader over the pinned version's snapshot, its bytes verified first."""
+    from catalog.snapshots import file_sha256
+    from catalog.versioning import version_source
+
+    source = version_source(run.version)
+    if file_sha256(source.path) != run.version.fingerprint:
+        raise sources.SourceError(
+            f"The snapshot of v{run.version.number} is damaged: its bytes no longer match."
+        )
+    return source
+
+
 def _schedule_period_seconds(policy: AuditPolicy) -> float:
     """How often beat fires the policy (its PeriodicTask's schedule; a cron fires per minute)."""
     task = policy.periodic_task
@@ -394,11 +464,19 @@ def audit_run_execute(*, run_id: int, task_id: str) -> AuditRun | None:
     run = AuditRun.objects.select_related("policy", "dataset", "dataset__connection").get(pk=run_id)
     owner = _Owner(run, attempt)
     try:
-        source = sources.open_source(run.dataset)
-        owner.beat(1, force=True)
-        version, previous = _bind_version(run, source, owner)
+        reproduces = run.scope.get(REPRODUCES) if isinstance(run.scope, dict) else None
+        if reproduces and run.version_id:  # a past version: its snapshot, never the live file
+            source = _reproduction_source(run)
+            owner.beat(1, force=True)
+            version = previous = run.version
+        else:
+            source = sources.open_source(run.dataset)
+            owner.beat(1, force=True)
+            version, previous = _bind_version(run, source, owner)
         owner.beat(5, force=True)
         results, evidence, scope = _run_checks(run, source, version, previous, owner)
+        if reproduces:
+            scope = {**scope, REPRODUCES: reproduces, "version": run.scope.get("version")}
     except sources.SourceError as exc:
         return audit_run_fail(run_id=run_id, attempt=attempt, message=str(exc))
     except RunAborted as exc:

@@ -11,6 +11,7 @@ urlpatterns = [
     path("audits/policies/<int:pk>/run/", views.policy_run, name="policy-run"),
     path("audits/policies/<int:pk>/delete/", views.policy_delete, name="policy-delete"),
     path("audits/runs/<int:pk>/", views.run_detail, name="run-detail"),
+    path("audits/runs/<int:pk>/reproduce/", views.run_reproduce, name="run-reproduce"),
     path("audits/runs/<int:pk>/status.json", views.run_status, name="run-status"),
     path("audits/runs/<int:pk>/report.<str:fmt>", views.run_report, name="run-report"),
     path(

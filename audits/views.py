@@ -130,8 +130,27 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "can_decide": policies.can_decide_pii_proposal(user, run.dataset),
             "can_mitigate": policies.can_mitigate_dataset(user, run.dataset)
             and run.dataset.source_kind in ("file", "upload"),
+            "can_reproduce": run.is_final
+            and run.version_id is not None
+            and run.dataset.source_kind in ("file", "upload")
+            and policies.can_manage_audit_policy(user, run.dataset),
         },
     )
+
+
+@require_POST
+def run_reproduce(request: HttpRequest, pk: int) -> HttpResponse:
+    """Re-run the run's checks on the exact version it read (its kept snapshot)."""
+    run = policies.get_audit_run_for(request.user, pk)
+    if not policies.can_manage_audit_policy(request.user, run.dataset):
+        raise PermissionDenied
+    try:
+        again = services.audit_run_reproduce(run=run, actor=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect(run.get_absolute_url())
+    messages.success(request, f"Queued a re-run of #{run.pk} on v{run.version.number}.")
+    return redirect(again.get_absolute_url())
 
 
 @require_GET

@@ -98,6 +98,8 @@ class AuditPolicyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
 class AuditRunViewSet(viewsets.ReadOnlyModelViewSet):
     """Audit runs on datasets you can see; filter by ?dataset=, ?policy=, ?state=."""
 
+    lookup_value_regex = r"\d+"  # /audit-runs/x/reproduce/ is a 404, never int("x")
+
     def get_serializer_class(self):
         return RunDetailOutputSerializer if self.action == "retrieve" else RunOutputSerializer
 
@@ -124,6 +126,16 @@ class AuditRunViewSet(viewsets.ReadOnlyModelViewSet):
         run = policies.get_audit_run_for(request.user, int(pk))
         rows = CheckResult.objects.filter(run=run).order_by("index")
         return Response(ResultOutputSerializer(rows, many=True).data)
+
+    @extend_schema(request=None, responses={202: RunOutputSerializer})
+    @action(detail=True, methods=["post"])
+    def reproduce(self, request: Request, pk: int) -> Response:
+        """Queue a re-run of this run's checks on the version it read (its kept snapshot)."""
+        run = policies.get_audit_run_for(request.user, int(pk))
+        if not policies.can_manage_audit_policy(request.user, run.dataset):
+            raise PermissionDenied
+        again = services.audit_run_reproduce(run=run, actor=request.user)
+        return Response(RunOutputSerializer(again).data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(
         responses={
