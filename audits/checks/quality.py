@@ -100,7 +100,9 @@ class MapAccumulator(Accumulator):
                 self.examples.append(value)
                 self.example_counts.setdefault(value, 0)
         if self.example_counts:
-            counts = bad.value_counts()
+            # count only the kept examples: value_counts of every bad value is slow on
+            # near-unique columns (one Python object per distinct value per chunk)
+            counts = bad[bad.isin(list(self.example_counts))].value_counts()
             for value in self.example_counts:
                 self.example_counts[value] += int(counts.get(value, 0))
 
@@ -252,6 +254,9 @@ class RegexCheck(MapAccumulator):
         }
 
 
+UNIQUE_MERGE_MIN = 500_000  # per-chunk value counts buffered before a merge
+
+
 class UniqueCheck(Accumulator):
     """Uniqueness: duplicate_rows (every row of a duplicated group, GX's unexpected) and
     duplicate_values (distinct values seen more than once, Soda's)."""
@@ -261,15 +266,35 @@ class UniqueCheck(Accumulator):
         self.total = 0
         self.nulls = 0
         self.counts = None
+        self.pending: list[pd.Series] = []  # per-chunk counts not merged yet
+        self.pending_size = 0
 
     def update(self, chunk: pd.DataFrame) -> None:
         series = chunk[self.spec["column"]]
         self.total += len(series)
         self.nulls += int(series.isna().sum())
         counts = series.dropna().value_counts(sort=False)
-        self.counts = counts if self.counts is None else self.counts.add(counts, fill_value=0)
+        self.pending.append(counts)
+        self.pending_size += len(counts)
+        # Merge when the pending counts outgrow the merged ones: aligning the whole running
+        # count with every chunk (Series.add) was quadratic in the chunks on unique columns.
+        if self.pending_size > max(
+            UNIQUE_MERGE_MIN, len(self.counts) if self.counts is not None else 0
+        ):
+            self._merge()
+
+    def _merge(self) -> None:
+        import pandas as pd
+
+        if not self.pending:
+            return
+        parts = ([self.counts] if self.counts is not None else []) + self.pending
+        merged = pd.concat(parts) if len(parts) > 1 else parts[0]
+        self.counts = merged.groupby(level=0, sort=False).sum() if len(parts) > 1 else merged
+        self.pending, self.pending_size = [], 0
 
     def finish(self) -> dict[str, Any]:
+        self._merge()
         duplicated = self.counts[self.counts > 1] if self.counts is not None else None
         dup_rows = int(duplicated.sum()) if duplicated is not None else 0
         dup_values = int(len(duplicated)) if duplicated is not None else 0
