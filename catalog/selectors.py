@@ -27,7 +27,7 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.expressions import RawSQL
+from django.db.models.expressions import Col, Expression
 from django.db.models.functions import Greatest
 
 from catalog.models import (
@@ -49,20 +49,51 @@ def search_terms(query: str) -> list[str]:
     return [t.lower() for t in _TERM.findall(query or "")][:10]
 
 
+def _pii_column_q() -> Q:
+    """A declared PII column, or a suggested one nobody has reviewed (the partial index's rule)."""
+    return ~Q(pii_kind="") | (~Q(suggested_pii_kind="") & Q(pii_reviewed=False))
+
+
 def pii_exists() -> Exists:
     """True for a dataset with a declared PII column, or a suggested one nobody has reviewed."""
-    return Exists(
-        Column.objects.filter(dataset=OuterRef("pk")).filter(
-            ~Q(pii_kind="") | (~Q(suggested_pii_kind="") & Q(pii_reviewed=False))
-        )
-    )
+    return Exists(Column.objects.filter(dataset=OuterRef("pk")).filter(_pii_column_q()))
+
+
+def pii_dataset_ids() -> QuerySet[Column]:
+    """Ids of datasets with PII (as `pii_exists`), as one uncorrelated subquery for counting."""
+    return Column.objects.filter(_pii_column_q()).values("dataset_id")
 
 
 def searchable(visible: QuerySet[Dataset]) -> QuerySet[Dataset]:
-    """The policy queryset as a plain id filter: no DISTINCT over wide rows, indexes stay usable."""
-    if not visible.query.where and not visible.query.distinct:
+    """The policy queryset as row predicates: no DISTINCT over wide rows, indexes stay usable.
+
+    `datasets_for` already answers with per-row conditions (no joins, no DISTINCT); anything
+    else is wrapped as a plain id filter.
+    """
+    query = visible.query
+    joined = [a for a, n in query.alias_refcount.items() if n and a != query.get_initial_alias()]
+    if not query.distinct and not joined:
         return visible
     return Dataset.objects.filter(pk__in=visible.values("pk"))
+
+
+class _StoredSearchVector(Expression):
+    """`search_vector` (a generated column outside the model) of the query's own base table.
+
+    Resolved to a real column reference, so when the queryset becomes a subquery the alias is
+    relabelled with it: the condition stays on the inner row (a raw "catalog_dataset" reference
+    pointed at the outer row and made facet subqueries correlated, i.e. quadratic).
+    """
+
+    def resolve_expression(
+        self, query=None, allow_joins=True, reuse=None, summarize=False, for_save=False
+    ):
+        from django.contrib.postgres.search import SearchVectorField
+
+        field = SearchVectorField()
+        field.set_attributes_from_name("search_vector")
+        field.model = Dataset  # identity for GROUP BY / ORDER BY de-duplication
+        return Col(query.get_initial_alias(), field)
 
 
 def dataset_search(queryset: QuerySet[Dataset], query: str) -> QuerySet[Dataset]:
@@ -90,7 +121,7 @@ def _search_postgres(queryset: QuerySet[Dataset], terms: list[str]) -> QuerySet[
 
     # Prefix match on every word, so results appear while the user is still typing.
     tsquery = SearchQuery(" & ".join(f"{t}:*" for t in terms), search_type="raw", config="english")
-    vector = RawSQL('"catalog_dataset"."search_vector"', [], output_field=SearchVectorField())
+    vector = _StoredSearchVector(output_field=SearchVectorField())
     name_bonus = Case(
         When(name__istartswith=terms[0], then=Value(1.0)),
         default=Value(0.0),
@@ -176,7 +207,13 @@ FACETS = ("domain", "tag", "owner", "sensitivity", "contains_pii", "status")
 
 
 def dataset_facets(results: QuerySet[Dataset]) -> dict[str, list[dict[str, Any]]]:
-    """Counts per facet value over `results` (already limited to what the user may see)."""
+    """Counts per facet value over `results` (already limited to what the user may see).
+
+    The matching ids are an uncorrelated subquery, computed once per facet query (never per
+    row); counts are grouped aggregates. `base` has no joins, so each grouped relation adds at
+    most one row per (dataset, value) and plain COUNT is exact (no COUNT DISTINCT sort).
+    Sensitivity, status and "contains PII" come from one conditional aggregate.
+    """
     ids = results.order_by().values("pk")
     base = Dataset.objects.filter(pk__in=ids).order_by()
 
@@ -184,7 +221,7 @@ def dataset_facets(results: QuerySet[Dataset]) -> dict[str, list[dict[str, Any]]
         rows = (
             base.exclude(**{f"{field}__isnull": True})
             .values(field, *([label_field] if label_field else []))
-            .annotate(count=Count("pk", distinct=True))
+            .annotate(count=Count("pk"))
             .order_by("-count", field)[:20]
         )
         return [
@@ -198,26 +235,29 @@ def dataset_facets(results: QuerySet[Dataset]) -> dict[str, list[dict[str, Any]]
 
     sensitivity_labels = dict(Dataset._meta.get_field("sensitivity").choices)
     status_labels = dict(Dataset.Status.choices)
-    pii = base.annotate(has_pii=pii_exists()).values("has_pii").annotate(count=Count("pk"))
+    sums = {f"sensitivity:{v}": Count("pk", filter=Q(sensitivity=v)) for v in sensitivity_labels}
+    sums |= {f"status:{v}": Count("pk", filter=Q(status=v)) for v in status_labels}
+    sums["pii"] = Count("pk", filter=Q(pk__in=pii_dataset_ids()))
+    sums["all"] = Count("pk")
+    totals = base.aggregate(**sums)
+
+    def small(prefix: str, labels: dict[str, str]) -> list[dict[str, Any]]:
+        rows = [(v, totals[f"{prefix}:{v}"]) for v in labels if totals[f"{prefix}:{v}"]]
+        rows.sort(key=lambda r: (-r[1], r[0]))
+        return [{"value": v, "label": labels[v], "count": n} for v, n in rows]
+
+    pii = [(True, totals["pii"]), (False, totals["all"] - totals["pii"])]
     return {
         "domain": counted("domain__name"),
         "tag": counted("tags__name"),
         "owner": counted("owner__username", "owner__first_name"),
-        "sensitivity": [
-            {**f, "label": sensitivity_labels.get(f["value"], f["value"])}
-            for f in counted("sensitivity")
-        ],
+        "sensitivity": small("sensitivity", sensitivity_labels),
         "contains_pii": [
-            {
-                "value": "true" if r["has_pii"] else "false",
-                "label": "Yes" if r["has_pii"] else "No",
-                "count": r["count"],
-            }
-            for r in sorted(pii, key=lambda r: not r["has_pii"])
+            {"value": "true" if has else "false", "label": "Yes" if has else "No", "count": n}
+            for has, n in pii
+            if n
         ],
-        "status": [
-            {**f, "label": status_labels.get(f["value"], f["value"])} for f in counted("status")
-        ],
+        "status": small("status", status_labels),
     }
 
 
