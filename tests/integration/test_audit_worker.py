@@ -77,7 +77,7 @@ def test_a_worker_killed_mid_run_is_recovered_and_the_run_finishes_once(
             "regex": rf"user\d+@example\.com|x{i}",
             "mode": "search",
         }
-        for i in range(40)
+        for i in range(250)  # ~10 s, so the kill lands mid-run
     ]
     policy = services.audit_policy_create(
         actor=steward, name="slow", dataset=dataset, checks=checks

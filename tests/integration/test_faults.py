@@ -79,7 +79,7 @@ def test_pool_process_killed_mid_audit_is_rerun_within_5s_exactly_once(
     data_root, steward, celery_worker_factory, wait_for
 ):
     dataset = _dataset(data_root, steward, "big", 150_000)
-    policy = _slow_policy(dataset, steward, n=100)  # long enough to be killed mid-way
+    policy = _slow_policy(dataset, steward, n=600)  # ~10 s: progress is written every 2 s
     worker = celery_worker_factory(pool="prefork", concurrency=1)
     [run] = services.audit_run_request(policy=policy, actor=steward)
     wait_for(
