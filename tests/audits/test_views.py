@@ -295,3 +295,14 @@ def test_unknown_report_format_is_404(client, compliance, finished_run):
     client.force_login(compliance)
     assert client.get(f"/audits/runs/{finished_run.pk}/report.docx").status_code == 404
     assert client.get("/audits/processing/record.docx").status_code == 404
+
+
+@pytest.mark.django_db
+def test_run_page_rounds_float_observations(client, steward, finished_run):
+    result = finished_run.results.first()
+    result.observed_value = 0.7994232306200033
+    result.save(update_fields=["observed_value"])
+    client.force_login(steward)
+    page = client.get(reverse("audits:run-detail", args=[finished_run.pk])).content.decode()
+    assert "<code>0.799423</code>" in page
+    assert "0.7994232306200033" not in page
