@@ -134,7 +134,7 @@ class AuditRun(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"run {self.pk} of {self.policy_id} on {self.dataset_id}"
+        return f"run #{self.pk}"
 
     def get_absolute_url(self) -> str:
         return reverse("audits:run-detail", kwargs={"pk": self.pk})
