@@ -11,6 +11,7 @@ Redis; the worker applies it to the graph. The processing rate comes from the ev
 from __future__ import annotations
 
 import json
+import os
 import random
 import time
 import uuid
@@ -28,7 +29,7 @@ from bench.common import (
     wait_until,
 )
 
-PORT = 8106
+PORT = int(os.environ.get("BENCH_OPENLINEAGE_PORT", "8106"))  # an engineer's own port range
 SCHEMA = "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent"
 PRODUCER = "https://github.com/OpenLineage/OpenLineage/tree/1.0.0/client/python"
 

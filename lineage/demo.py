@@ -14,8 +14,9 @@ from datetime import UTC, datetime, timedelta
 from django.contrib.auth import get_user_model
 
 from catalog.models import Dataset
+from lineage.ingest import lineage_event_process, lineage_event_receive
 from lineage.models import ModelVersion
-from lineage.services import lineage_event_process, lineage_event_receive, model_version_register
+from lineage.services import model_version_register
 
 SCHEMA = "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent"
 PRODUCER = "https://github.com/apache/airflow/tree/2.10.0"

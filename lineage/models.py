@@ -279,7 +279,16 @@ class LineageEvent(models.Model):
 
     class Meta:
         ordering = ["-received_at"]
-        indexes = [models.Index(fields=["run_id"])]
+        indexes = [
+            models.Index(fields=["run_id"]),
+            # workers and the sweeper claim the oldest pending events: a small index of those
+            # only, so claiming does not walk the processed history
+            models.Index(
+                fields=["id"],
+                condition=Q(status="pending"),
+                name="lineage_event_pending",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.event_type} {self.event_kind} {self.event_time:%Y-%m-%d %H:%M}"

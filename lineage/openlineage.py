@@ -157,6 +157,12 @@ def parse_event(raw: bytes) -> ParsedEvent:
         raise EventError("Body is nested too deeply to be an OpenLineage event.") from exc
     if not isinstance(payload, dict):
         raise EventError("An event must be a JSON object.")
+    return parse_payload(payload, key=dedupe_key(payload))
+
+
+def parse_payload(payload: dict[str, Any], *, key: str = "") -> ParsedEvent:
+    """Validate a decoded event. A stored event is re-read with the key it was stored under,
+    so the worker does not serialise and hash it again."""
     event_type = event_type_of(_require_str(payload, "schemaURL", "event"))
     event_time = parse_datetime(_require_str(payload, "eventTime", "event"))
     if event_time is None or event_time.tzinfo is None:
@@ -173,7 +179,7 @@ def parse_event(raw: bytes) -> ParsedEvent:
         event_time=event_time,
         producer=producer,
         payload=payload,
-        dedupe_key=dedupe_key(payload),
+        dedupe_key=key,
     )
     if event_type == "DatasetEvent":
         parsed.dataset = _dataset(payload.get("dataset"), "dataset")

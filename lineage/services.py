@@ -1,15 +1,11 @@
-"""Every write lineage makes: receiving and processing OpenLineage events, edges, the model
-registry,
-and Charter's own OpenLineage events for audit runs."""
+"""Lineage writes other than OpenLineage intake (lineage/ingest.py): edges, adopting and merging
+discovered datasets, the model registry, and Charter's own OpenLineage events for audit runs."""
 
-import contextlib
 import json
 import logging
 import os
-import re
 import urllib.error
 import urllib.request
-import uuid
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -17,13 +13,11 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from access.policies import can_register_model_version, datasets_for
-from catalog.models import Column, Dataset, DatasetVersion
-from catalog.services import dataset_search_refresh
+from catalog.models import Dataset, DatasetVersion
 from config.celery import enqueue_on_commit
 from ledger.services import ledger_record
 from lineage.models import (
@@ -31,9 +25,7 @@ from lineage.models import (
     DatasetRef,
     EdgeKind,
     ExternalQualityResult,
-    Job,
     LineageEdge,
-    LineageEvent,
     Model,
     ModelVersion,
     ModelVersionData,
@@ -41,280 +33,14 @@ from lineage.models import (
     Run,
     RunState,
 )
-from lineage.openlineage import DatasetSpec, ParsedEvent, decode_body, parse_event
 
 logger = logging.getLogger(__name__)
 
-TERMINAL_STATES = {RunState.COMPLETE, RunState.ABORT, RunState.FAIL}
-MODEL_FACET = "charter_modelVersion"
-MODEL_DATA_FACET = "charter_modelData"
 PRODUCER = "https://github.com/charter/charter"
 SCHEMA_URL = "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent"
 
 
-# --- receiving ------------------------------------------------------------------------------
-
-
-def lineage_event_receive(
-    *, body: bytes, content_encoding: str, user: AbstractBaseUser | None
-) -> tuple[LineageEvent, bool]:
-    """Validate and store one raw event, then process it after commit; a redelivery is a no-op.
-
-    Raises `lineage.openlineage.EventError` (nothing stored) when the body is not a valid event.
-    Returns (event, created).
-    """
-    parsed = parse_event(decode_body(body, content_encoding))
-    existing = LineageEvent.objects.filter(dedupe_key=parsed.dedupe_key).first()
-    if existing is not None:
-        return existing, False
-    try:
-        with transaction.atomic():
-            event = LineageEvent.objects.create(
-                dedupe_key=parsed.dedupe_key,
-                event_type=parsed.event_type,
-                event_kind=parsed.event_kind,
-                event_time=parsed.event_time,
-                producer=parsed.producer[:1000],
-                run_id=parsed.run_id,
-                payload=parsed.payload,
-                submitted_by=user if user is not None and user.is_authenticated else None,
-            )
-            from lineage.tasks import lineage_ingest_task
-
-            enqueue_on_commit(lineage_ingest_task, event_id=event.pk)
-    except IntegrityError:  # a concurrent redelivery won the insert
-        return LineageEvent.objects.get(dedupe_key=parsed.dedupe_key), False
-    return event, True
-
-
-# --- processing -----------------------------------------------------------------------------
-
-
-class _Context:
-    """What one event's processing has learned: the poster's rights and notes for the record."""
-
-    def __init__(self, event: LineageEvent) -> None:
-        self.event = event
-        self.user = event.submitted_by
-        self.notes: list[str] = []
-        if self.user is None:
-            self.visible: set[int] | None = None
-            self.changeable: set[int] | None = None
-        else:
-            self.visible = set(datasets_for(self.user, "view").values_list("pk", flat=True))
-            self.changeable = set(datasets_for(self.user, "change").values_list("pk", flat=True))
-
-    def can_view(self, dataset: Dataset) -> bool:
-        return self.visible is None or dataset.pk in self.visible
-
-    def can_change(self, dataset: Dataset) -> bool:
-        if dataset.status == Dataset.Status.DISCOVERED and dataset.source_kind == "external":
-            return self.can_view(dataset)
-        return self.changeable is None or dataset.pk in self.changeable
-
-
-def lineage_event_process(*, event_id: int) -> LineageEvent | None:
-    """Apply a stored event; a failure marks it failed with the reason (then re-raises)."""
-    try:
-        return _lineage_event_apply(event_id=event_id)
-    except Exception as exc:
-        logger.exception("lineage event %s failed", event_id)
-        LineageEvent.objects.filter(pk=event_id).update(
-            status=LineageEvent.Status.FAILED, notes=[f"processing failed: {exc}"[:1000]]
-        )
-        raise
-
-
-def _lineage_event_apply(*, event_id: int) -> LineageEvent | None:
-    """Apply a stored event to the graph and the catalog, once (claimed with a conditional UPDATE).
-
-    1. Claim the event (pending -> processed); a second worker or a retry finds nothing to do.
-    2. Upsert the job and the run (state is the latest by eventTime).
-    3. Map inputs and outputs to catalog datasets (discovering unknown ones), skipping any the
-       poster may not see (noted, never revealed).
-    4. Write read/wrote edges; a COMPLETE run or a JobEvent closes the job's edges it no longer has.
-    5. Apply facets: schema -> columns, columnLineage -> column edges, quality -> results,
-       version -> exact dataset versions, charter_modelVersion -> a registered model version.
-    """
-    with transaction.atomic():
-        # a failed event may be claimed again: the task retries races (two workers discovering
-        # the same dataset) and a retry must find work to do
-        claimable = [LineageEvent.Status.PENDING, LineageEvent.Status.FAILED]
-        claimed = LineageEvent.objects.filter(pk=event_id, status__in=claimable).update(
-            status=LineageEvent.Status.PROCESSED, processed_at=timezone.now()
-        )
-        if not claimed:
-            logger.info("lineage event %s already processed or gone", event_id)
-            return None
-        event = LineageEvent.objects.select_related("submitted_by").get(pk=event_id)
-        parsed = parse_event(json.dumps(event.payload).encode())
-        ctx = _Context(event)
-        if parsed.event_type == "DatasetEvent":
-            assert parsed.dataset is not None
-            dataset = _dataset_for_spec(ctx, parsed.dataset)
-            if dataset is not None:
-                _apply_dataset_facets(ctx, dataset, parsed.dataset, run=None)
-        else:
-            _process_job_event(ctx, parsed)
-        event.notes = ctx.notes
-        event.save(update_fields=["notes"])
-        return event
-
-
-def _process_job_event(ctx: _Context, parsed: ParsedEvent) -> None:
-    assert parsed.job is not None
-    job = _job_upsert(namespace=parsed.job[0], name=parsed.job[1], payload=parsed.payload)
-    run = _run_upsert(job=job, parsed=parsed) if parsed.event_type == "RunEvent" else None
-    inputs = [(spec, _dataset_for_spec(ctx, spec)) for spec in parsed.inputs]
-    outputs = [(spec, _dataset_for_spec(ctx, spec)) for spec in parsed.outputs]
-    inputs = [(s, d) for s, d in inputs if d is not None]
-    outputs = [(s, d) for s, d in outputs if d is not None]
-    versions = {d.pk: _dataset_version_for(ctx, d, s) for s, d in inputs + outputs}
-    wanted = [
-        (NodeKind.DATASET, d.pk, NodeKind.JOB, job.pk, EdgeKind.READ, versions[d.pk])
-        for _, d in inputs
-    ] + [
-        (NodeKind.JOB, job.pk, NodeKind.DATASET, d.pk, EdgeKind.WROTE, versions[d.pk])
-        for _, d in outputs
-    ]
-    now = parsed.event_time
-    edges_upsert(edges=wanted, run=run, at=now)
-    closes = parsed.event_type == "JobEvent" or parsed.event_kind == RunState.COMPLETE
-    if closes and (parsed.inputs or parsed.outputs):
-        _edges_close_for_job(job=job, keep=wanted, at=now)
-    for spec, dataset in inputs + outputs:
-        _apply_dataset_facets(ctx, dataset, spec, run=run)
-    for spec, dataset in outputs:
-        _apply_column_lineage(ctx, dataset, spec, job=job, at=now)
-    model_facet = (parsed.payload.get("run") or {}).get("facets", {}).get(MODEL_FACET)
-    if run is not None and model_facet and parsed.event_kind == RunState.COMPLETE:
-        _register_model_from_event(ctx, run, job, model_facet, inputs, versions)
-
-
-def _job_upsert(*, namespace: str, name: str, payload: dict[str, Any]) -> Job:
-    job, _ = Job.objects.get_or_create(namespace=namespace[:500], name=name[:500])
-    facets = (payload.get("job") or {}).get("facets") or {}
-    if facets:
-        job.facets = {**job.facets, **facets}
-        doc = facets.get("documentation") or {}
-        if isinstance(doc.get("description"), str):
-            job.description = doc["description"]
-        job.save(update_fields=["facets", "description", "updated_at"])
-    return job
-
-
-def _run_upsert(*, job: Job, parsed: ParsedEvent) -> Run:
-    run_facets = (parsed.payload.get("run") or {}).get("facets") or {}
-    run, _ = Run.objects.select_for_update().get_or_create(
-        run_id=parsed.run_id, defaults={"job": job}
-    )
-    run.facets = {**run.facets, **run_facets}
-    parent = (run_facets.get("parent") or {}).get("run") or {}
-    if parent.get("runId"):
-        # a malformed parent facet is kept verbatim in facets; only the link is skipped
-        with contextlib.suppress(ValueError):
-            run.parent_run_id = uuid.UUID(str(parent["runId"]))
-    kind = parsed.event_kind or RunState.OTHER
-    if run.state_at is None or parsed.event_time >= run.state_at:
-        run.state, run.state_at = kind, parsed.event_time
-    if kind == RunState.START and (run.started_at is None or parsed.event_time < run.started_at):
-        run.started_at = parsed.event_time
-    if kind in TERMINAL_STATES:
-        run.ended_at = parsed.event_time
-    run.save()
-    return run
-
-
-def _dataset_slug(namespace: str, name: str) -> str:
-    base = re.sub(r"[^a-z0-9_.-]+", "-", name.lower()).strip("-._") or "dataset"
-    base = base[-80:].lstrip("-._") or "dataset"
-    if Dataset.objects.filter(name=base).exists():
-        import hashlib
-
-        digest = hashlib.sha256(f"{namespace}/{name}".encode()).hexdigest()[:8]
-        base = f"{base[:88]}-{digest}"
-    return base
-
-
-def lineage_dataset_discover(
-    *, namespace: str, name: str, actor: AbstractBaseUser | None
-) -> Dataset:
-    """Create a catalog dataset for an unknown OpenLineage dataset: status discovered, source
-    external, for a steward to adopt; record it in the ledger."""
-    dataset = Dataset.objects.create(
-        name=_dataset_slug(namespace, name),
-        title=name[-200:],
-        description=f"Discovered from OpenLineage: namespace `{namespace}`, name `{name}`.",
-        source_kind=Dataset.SourceKind.EXTERNAL,
-        location=f"{namespace}/{name}"[:1000],
-        status=Dataset.Status.DISCOVERED,
-        # Charter has no reader for an external dataset: nothing will profile it, so it must
-        # not sit "waiting to be profiled" (the page would poll and refresh for ever).
-        profile_status=Dataset.ProfileStatus.READY,
-        profile_progress=100,
-        created_by=actor,
-    )
-    dataset_search_refresh(dataset=dataset)
-    ledger_record(
-        actor=actor,
-        action="dataset.discovered",
-        target=dataset,
-        data={"namespace": namespace, "name": name, "via": "openlineage"},
-    )
-    return dataset
-
-
-def _dataset_for_spec(ctx: _Context, spec: DatasetSpec) -> Dataset | None:
-    """The catalog dataset an event names, or None when the poster may not see it."""
-    ref = (
-        DatasetRef.objects.select_related("dataset")
-        .filter(namespace=spec.namespace, name=spec.name)
-        .first()
-    )
-    if ref is not None:
-        dataset = ref.dataset
-    else:
-        dataset = (
-            Dataset.objects.filter(
-                Q(location=spec.name)
-                | Q(location=f"{spec.namespace}/{spec.name}")
-                | Q(name=spec.name)
-            )
-            .order_by("pk")
-            .first()
-        )
-        if dataset is None:
-            dataset = lineage_dataset_discover(
-                namespace=spec.namespace, name=spec.name, actor=ctx.user
-            )
-            if ctx.visible is not None:
-                ctx.visible.add(dataset.pk)
-        if not ctx.can_view(dataset):
-            ctx.notes.append(f"skipped {spec.namespace}/{spec.name}: not visible to the poster")
-            return None
-        DatasetRef.objects.get_or_create(
-            namespace=spec.namespace[:500], name=spec.name[:1000], defaults={"dataset": dataset}
-        )
-    if not ctx.can_view(dataset):
-        ctx.notes.append(f"skipped {spec.namespace}/{spec.name}: not visible to the poster")
-        return None
-    return dataset
-
-
-def _dataset_version_for(
-    ctx: _Context, dataset: Dataset, spec: DatasetSpec
-) -> DatasetVersion | None:
-    """Resolve the `version` facet (a fingerprint or a version number) to a catalog version."""
-    value = str((spec.facets.get("version") or {}).get("datasetVersion") or "").strip()
-    if not value:
-        return None
-    query = Q(fingerprint=value)
-    if value.isdigit():
-        query |= Q(number=int(value))
-    version = DatasetVersion.objects.filter(query, dataset=dataset).order_by("-number").first()
-    if version is None:
-        ctx.notes.append(f"{dataset.name}: version {value!r} is not a known version")
-    return version
+# --- edges ------------------------------------------------------------------------------------
 
 
 def edges_upsert(
@@ -363,227 +89,12 @@ def edges_upsert(
     return len(new)
 
 
-def _edges_close_for_job(*, job: Job, keep: list[tuple], at: datetime) -> None:
-    keep_keys = {(e[0], e[1], e[2], e[3], e[4]) for e in keep}
-    open_edges = LineageEdge.objects.filter(
-        Q(src_kind=NodeKind.JOB, src_id=job.pk) | Q(dst_kind=NodeKind.JOB, dst_id=job.pk),
-        kind__in=[EdgeKind.READ, EdgeKind.WROTE],
-        valid_to__isnull=True,
-        created_at__lte=at,
-    )
-    stale = [
-        e.pk
-        for e in open_edges
-        if (e.src_kind, e.src_id, e.dst_kind, e.dst_id, e.kind) not in keep_keys
-    ]
-    if stale:
-        LineageEdge.objects.filter(pk__in=stale).update(valid_to=at)
-
-
 def edge_remove(*, edge: LineageEdge, at: datetime | None = None) -> LineageEdge:
     """Close an edge: it stays in the record for "as of" reads but leaves the current graph."""
     if edge.valid_to is None:
         edge.valid_to = at or timezone.now()
         edge.save(update_fields=["valid_to"])
     return edge
-
-
-def _all_facets(spec: DatasetSpec) -> dict[str, Any]:
-    return {**spec.facets, **spec.input_facets, **spec.output_facets}
-
-
-def _apply_dataset_facets(
-    ctx: _Context, dataset: Dataset, spec: DatasetSpec, *, run: Run | None
-) -> None:
-    facets = _all_facets(spec)
-    schema = facets.get("schema")
-    if isinstance(schema, dict) and isinstance(schema.get("fields"), list):
-        if ctx.can_change(dataset):
-            _columns_from_schema(dataset=dataset, fields=schema["fields"], actor=ctx.user)
-        else:
-            ctx.notes.append(f"{dataset.name}: schema facet not applied (poster may not change it)")
-    _quality_from_facets(ctx, dataset, facets, run=run)
-
-
-def _columns_from_schema(*, dataset: Dataset, fields: list, actor: AbstractBaseUser | None) -> None:
-    """Create or retype columns named by a `schema` facet (columns are never dropped by lineage)."""
-    existing = {c.name: c for c in dataset.columns.all()}
-    next_pos = max((c.position for c in existing.values()), default=-1) + 1
-    added, retyped, changed = [], [], []
-    for item in fields:
-        if not isinstance(item, dict) or not isinstance(item.get("name"), str):
-            continue
-        name, dtype = item["name"][:200], str(item.get("type") or "")[:100]
-        column = existing.get(name)
-        if column is None:
-            column = Column(
-                dataset=dataset,
-                name=name,
-                position=next_pos,
-                data_type=dtype,
-                description=str(item.get("description") or ""),
-            )
-            next_pos += 1
-            existing[name] = column
-            added.append(column)
-        elif dtype and column.data_type != dtype:
-            column.data_type = dtype
-            retyped.append(name)
-            changed.append(column)
-    Column.objects.bulk_create(added)
-    if changed:
-        Column.objects.bulk_update(changed, ["data_type"])
-    if added or retyped:
-        dataset_search_refresh(dataset=dataset)
-        ledger_record(
-            actor=actor,
-            action="dataset.columns_from_lineage",
-            target=dataset,
-            data={"added": [c.name for c in added], "retyped": retyped},
-        )
-
-
-def _quality_from_facets(
-    ctx: _Context, dataset: Dataset, facets: dict[str, Any], *, run: Run | None
-) -> None:
-    rows = []
-    observed = ctx.event.event_time
-    assertions = (facets.get("dataQualityAssertions") or {}).get("assertions") or []
-    for item in assertions if isinstance(assertions, list) else []:
-        if not isinstance(item, dict):
-            continue
-        rows.append(
-            ExternalQualityResult(
-                dataset=dataset,
-                event=ctx.event,
-                run=run,
-                kind=ExternalQualityResult.Kind.ASSERTION,
-                assertion=str(item.get("assertion") or "")[:300],
-                column=str(item.get("column") or "")[:200],
-                success=item.get("success") if isinstance(item.get("success"), bool) else None,
-                metrics={
-                    k: v for k, v in item.items() if k not in ("assertion", "column", "success")
-                },
-                producer=ctx.event.producer,
-                observed_at=observed,
-            )
-        )
-    metrics = facets.get("dataQualityMetrics")
-    if isinstance(metrics, dict) and metrics:
-        clean = {k: v for k, v in metrics.items() if not k.startswith("_")}
-        rows.append(
-            ExternalQualityResult(
-                dataset=dataset,
-                event=ctx.event,
-                run=run,
-                kind=ExternalQualityResult.Kind.METRICS,
-                metrics=clean,
-                producer=ctx.event.producer,
-                observed_at=observed,
-            )
-        )
-    if rows and run is not None:  # a run's later event restates its results: replace, not add
-        kinds = {r.kind for r in rows}
-        ExternalQualityResult.objects.filter(run=run, dataset=dataset, kind__in=kinds).delete()
-    ExternalQualityResult.objects.bulk_create(rows)
-
-
-def _apply_column_lineage(
-    ctx: _Context, dataset: Dataset, spec: DatasetSpec, *, job: Job, at: datetime
-) -> None:
-    facet = _all_facets(spec).get("columnLineage") or {}
-    fields = facet.get("fields") if isinstance(facet, dict) else None
-    if not isinstance(fields, dict):
-        return
-    wanted: dict[tuple[int, str, int, str], list] = {}
-    for out_col, info in fields.items():
-        if not isinstance(info, dict):
-            continue
-        for src in info.get("inputFields") or []:
-            if not isinstance(src, dict) or not src.get("field"):
-                continue
-            if len(str(src.get("namespace", ""))) > 500 or len(str(src.get("name", ""))) > 1000:
-                continue
-            src_spec = DatasetSpec(
-                namespace=str(src.get("namespace", "")), name=str(src.get("name", ""))
-            )
-            if not src_spec.namespace or not src_spec.name:
-                continue
-            src_ds = _dataset_for_spec(ctx, src_spec)
-            if src_ds is None:
-                continue
-            key = (src_ds.pk, str(src["field"])[:200], dataset.pk, str(out_col)[:200])
-            wanted[key] = src.get("transformations") or info.get("transformationDescription") or []
-    if not wanted:
-        return
-    query = Q()
-    for sd, sc, dd, dc in wanted:
-        query |= Q(src_dataset_id=sd, src_column=sc, dst_dataset_id=dd, dst_column=dc)
-    existing = set(
-        ColumnLineageEdge.objects.filter(query, valid_to__isnull=True).values_list(
-            "src_dataset_id", "src_column", "dst_dataset_id", "dst_column"
-        )
-    )
-    ColumnLineageEdge.objects.bulk_create(
-        [
-            ColumnLineageEdge(
-                src_dataset_id=k[0],
-                src_column=k[1],
-                dst_dataset_id=k[2],
-                dst_column=k[3],
-                job=job,
-                transformations=t if isinstance(t, list) else [t],
-                created_at=at,
-            )
-            for k, t in wanted.items()
-            if k not in existing
-        ]
-    )
-
-
-def _register_model_from_event(
-    ctx: _Context,
-    run: Run,
-    job: Job,
-    facet: dict[str, Any],
-    inputs: list[tuple[DatasetSpec, Dataset]],
-    versions: dict[int, DatasetVersion | None],
-) -> None:
-    name, version = str(facet.get("model") or ""), str(facet.get("version") or "")
-    if ctx.user is not None and not can_register_model_version(ctx.user):
-        ctx.notes.append("charter_modelVersion ignored: the poster may not register model versions")
-        return
-    training, evaluation = [], []
-    for spec, dataset in inputs:
-        dv = versions.get(dataset.pk) or dataset.current_version
-        if dv is None:
-            ctx.notes.append(f"{dataset.name}: no version to link to the model version")
-            continue
-        role = (_all_facets(spec).get(MODEL_DATA_FACET) or {}).get("role")
-        (evaluation if role == "evaluation" else training).append(dv)
-    if ModelVersion.objects.filter(model__name=name, version=version).exists():
-        ctx.notes.append(f"model version {name} {version} already registered; left unchanged")
-        return
-    try:
-        with transaction.atomic():
-            mv = model_version_register(
-                model_name=name,
-                version=version,
-                actor=ctx.user,
-                description=str(facet.get("description") or ""),
-                metrics=facet.get("metrics") if isinstance(facet.get("metrics"), dict) else {},
-                artefact_uri=str(facet.get("artefactUri") or ""),
-                training=training,
-                evaluation=evaluation,
-                run=run,
-            )
-            edges_upsert(
-                edges=[(NodeKind.JOB, job.pk, NodeKind.MODEL_VERSION, mv.pk, EdgeKind.WROTE, None)],
-                run=run,
-                at=ctx.event.event_time,
-            )
-    except ValidationError as exc:
-        ctx.notes.append(f"charter_modelVersion not registered: {'; '.join(exc.messages)}")
 
 
 # --- discovered datasets: adopt or merge -----------------------------------------------------

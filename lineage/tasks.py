@@ -5,18 +5,26 @@ import urllib.error
 from typing import Any
 
 from celery import shared_task
-from django.db import IntegrityError
 
-from lineage.services import lineage_event_process, openlineage_send
+from lineage.ingest import lineage_events_drain, lineage_events_sweep
+from lineage.services import openlineage_send
 
 logger = logging.getLogger(__name__)
 
 
-@shared_task(autoretry_for=(IntegrityError,), retry_backoff=True, max_retries=3)
-def lineage_ingest_task(event_id: int) -> None:
-    """Apply one stored OpenLineage event to the graph (idempotent: the service claims it).
-    A unique-constraint race with a concurrent event (same new job, run or dataset) is retried."""
-    lineage_event_process(event_id=event_id)
+@shared_task
+def lineage_ingest_task(event_id: int | None = None) -> int:
+    """Sent once per accepted event: apply pending OpenLineage events in batches, oldest first.
+    Events are claimed (SKIP LOCKED), so the first task drains a backlog and the tasks of events
+    it already applied find nothing to do. `event_id` only names the event that sent it."""
+    return lineage_events_drain()
+
+
+@shared_task
+def lineage_events_sweep_task() -> int:
+    """Beat, every 30 s: apply events still pending well after receipt, whose task was never
+    sent (broker down when they were accepted) or was lost. Idempotent beside normal processing."""
+    return lineage_events_sweep()
 
 
 @shared_task(autoretry_for=(urllib.error.URLError, OSError), retry_backoff=True, max_retries=5)

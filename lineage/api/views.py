@@ -30,9 +30,10 @@ from lineage.api.serializers import (
     ModelVersionRegisterInputSerializer,
 )
 from lineage.clearance import dataset_version_clearance
+from lineage.ingest import lineage_event_receive
 from lineage.models import Job, Model, ModelVersion, NodeKind
 from lineage.openlineage import EventError
-from lineage.services import lineage_event_receive, model_version_register
+from lineage.services import model_version_register
 from lineage.views import access_download_url, access_read_url, parse_as_of
 
 

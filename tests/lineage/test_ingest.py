@@ -402,20 +402,20 @@ def test_overlong_names_are_400(pipeline):
 
 
 def test_a_processing_failure_marks_the_event_failed(pipeline, monkeypatch):
-    from lineage import services
+    from lineage import ingest
 
     def boom(*args, **kwargs):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(services, "_process_job_event", boom)
+    monkeypatch.setattr(ingest, "_process_job_event", boom)
     with pytest.raises(RuntimeError):
         from django.db import transaction
 
         with transaction.atomic():
-            event, _ = services.lineage_event_receive(
+            event, _ = ingest.lineage_event_receive(
                 body=json.dumps(run_event()).encode(), content_encoding="", user=None
             )
-        services.lineage_event_process(event_id=event.pk)
+        ingest.lineage_event_process(event_id=event.pk)
     stored = LineageEvent.objects.get()
     assert stored.status == "failed" and "disk on fire" in stored.notes[0]
 
@@ -423,9 +423,9 @@ def test_a_processing_failure_marks_the_event_failed(pipeline, monkeypatch):
 def test_a_failed_event_is_processed_on_retry(pipeline, monkeypatch):
     from django.db import transaction
 
-    from lineage import services
+    from lineage import ingest
 
-    real = services._process_job_event
+    real = ingest._process_job_event
     calls = []
 
     def flaky(ctx, parsed):
@@ -434,18 +434,156 @@ def test_a_failed_event_is_processed_on_retry(pipeline, monkeypatch):
             raise RuntimeError("race lost")
         return real(ctx, parsed)
 
-    monkeypatch.setattr(services, "_process_job_event", flaky)
+    monkeypatch.setattr(ingest, "_process_job_event", flaky)
     with transaction.atomic():
-        event, _ = services.lineage_event_receive(
+        event, _ = ingest.lineage_event_receive(
             body=json.dumps(run_event(outputs=["/data/r.csv"])).encode(),
             content_encoding="",
             user=None,
         )
     with pytest.raises(RuntimeError):
-        services.lineage_event_process(event_id=event.pk)
-    services.lineage_event_process(event_id=event.pk)
+        ingest.lineage_event_process(event_id=event.pk)
+    ingest.lineage_event_process(event_id=event.pk)
     event.refresh_from_db()
     assert event.status == "processed" and Run.objects.count() == 1
-    assert (
-        services.lineage_event_process(event_id=event.pk) is None
-    )  # done: a third call is a no-op
+    assert ingest.lineage_event_process(event_id=event.pk) is None  # done: a third call is a no-op
+
+
+# --- accepting cheaply, applying in batches, the sweeper ---------------------------------------
+
+
+def _receive(user, event: dict):
+    from lineage.ingest import lineage_event_receive
+
+    return lineage_event_receive(body=json.dumps(event).encode(), content_encoding="", user=user)
+
+
+def test_accepting_takes_the_same_few_queries_whatever_the_event_names(pipeline):
+    """Token, roles, one INSERT: no dedupe SELECT, no visibility work on accept."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    post(pipeline, run_event())  # the token's first use notes last_used_at: not counted
+    counts = []
+    for names in (["/data/one.csv"], [f"/data/{n}.csv" for n in range(20)]):
+        with CaptureQueriesContext(connection) as ctx:
+            response = post(pipeline, run_event(inputs=names))
+        assert response.status_code == 201
+        counts.append(len([q for q in ctx.captured_queries if "SAVEPOINT" not in q["sql"]]))
+    assert counts[0] == counts[1] <= 3, counts
+    assert LineageEvent.objects.filter(status="pending").count() == 3  # applied after commit
+
+
+def test_applying_an_event_takes_constant_queries_whatever_the_catalog_size(engineer):
+    """The poster's rights are asked for the event's datasets only; names are one lookup."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from lineage.ingest import lineage_events_drain
+
+    def queries_for_one_event(extra_datasets: int) -> int:
+        for _ in range(extra_datasets):
+            make_dataset(versions=0)
+        _receive(
+            engineer, run_event(inputs=["/data/in1.csv", "/data/in2.csv"], outputs=["/data/o.csv"])
+        )
+        with CaptureQueriesContext(connection) as ctx:
+            assert lineage_events_drain() == 1
+        return len(ctx.captured_queries)
+
+    queries_for_one_event(0)  # the first event discovers its datasets
+    small = queries_for_one_event(0)
+    large = queries_for_one_event(200)
+    assert small == large <= 16, (small, large)
+
+
+def test_a_batch_shares_lookups_between_events(engineer):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from lineage.ingest import lineage_events_drain
+
+    _receive(engineer, run_event(inputs=["/data/a.csv"], outputs=["/data/b.csv"]))
+    lineage_events_drain()
+    for n in range(20):
+        _receive(
+            engineer, run_event(inputs=["/data/a.csv"], outputs=["/data/b.csv"], job=f"j{n % 2}")
+        )
+    with CaptureQueriesContext(connection) as ctx:
+        assert lineage_events_drain() == 20
+    assert len(ctx.captured_queries) <= 20 * 8, len(ctx.captured_queries)
+    assert Run.objects.count() == 21
+    assert LineageEvent.objects.filter(status="processed", processed_at__isnull=False).count() == 21
+
+
+def test_one_bad_event_in_a_batch_is_marked_failed_and_the_others_are_applied(
+    engineer, monkeypatch
+):
+    from lineage import ingest
+
+    real = ingest._process_job_event
+
+    def fussy(ctx, parsed):
+        if parsed.job[1] == "bad":
+            Job.objects.create(namespace="x", name="made-before-the-failure")
+            raise RuntimeError("cannot apply")
+        return real(ctx, parsed)
+
+    monkeypatch.setattr(ingest, "_process_job_event", fussy)
+    good, _ = _receive(engineer, run_event(outputs=["/data/g1.csv"]))
+    bad, _ = _receive(engineer, run_event(job="bad", outputs=["/data/g2.csv"]))
+    later, _ = _receive(engineer, run_event(outputs=["/data/g2.csv"]))
+    assert ingest.lineage_events_drain() == 3
+    statuses = dict(LineageEvent.objects.values_list("pk", "status"))
+    assert statuses == {good.pk: "processed", bad.pk: "failed", later.pk: "processed"}
+    assert "cannot apply" in LineageEvent.objects.get(pk=bad.pk).notes[0]
+    assert not Job.objects.filter(name="made-before-the-failure").exists()  # rolled back
+    assert Run.objects.count() == 2
+
+
+def test_event_whose_task_was_never_sent_is_applied_by_the_sweeper_exactly_once(
+    engineer, monkeypatch, django_capture_on_commit_callbacks
+):
+    """Broker down at accept: the event stays pending; the beat sweeper applies it once."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+    from kombu.exceptions import OperationalError
+
+    from lineage.tasks import lineage_events_sweep_task, lineage_ingest_task
+
+    def broker_down(**kwargs):
+        raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(lineage_ingest_task, "delay", broker_down)
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        event, created = _receive(
+            engineer, run_event(inputs=["/data/s.csv"], outputs=["/data/t.csv"])
+        )
+    assert created and len(callbacks) == 1
+    event.refresh_from_db()
+    assert event.status == "pending"
+    assert lineage_events_sweep_task() == 0  # too young: its own task may still be on the way
+    LineageEvent.objects.filter(pk=event.pk).update(
+        received_at=timezone.now() - timedelta(seconds=31)
+    )
+    ledger_before = Event.objects.count()
+    assert lineage_events_sweep_task() == 1
+    event.refresh_from_db()
+    assert event.status == "processed" and event.processed_at is not None
+    assert Run.objects.filter(run_id=event.run_id).count() == 1
+    edges = LineageEdge.objects.count()
+    assert edges == 2
+    assert Event.objects.count() > ledger_before  # the two discovered datasets
+    # a late copy of its task, a second sweep: nothing more happens
+    monkeypatch.undo()
+    assert lineage_ingest_task(event_id=event.pk) == 0
+    assert lineage_events_sweep_task() == 0
+    assert LineageEdge.objects.count() == edges and Run.objects.count() == 1
+
+
+def test_the_sweeper_is_scheduled_by_beat():
+    from django_celery_beat.models import PeriodicTask
+
+    task = PeriodicTask.objects.get(task="lineage.tasks.lineage_events_sweep_task")
+    assert task.enabled and task.interval.every == 30 and task.interval.period == "seconds"

@@ -76,8 +76,8 @@ def seed_world(data_root: Path) -> World:
     from catalog.models import Sensitivity
     from catalog.services import dataset_register, issue_comment_add, issue_report_create
     from lineage.demo import NS
+    from lineage.ingest import lineage_event_process, lineage_event_receive
     from lineage.models import DatasetRef
-    from lineage.services import lineage_event_process, lineage_event_receive
 
     world = World(data_root=data_root)
     with TestCase.captureOnCommitCallbacks(execute=True):

@@ -1,0 +1,683 @@
+"""OpenLineage events in: accepting them at POST /api/v1/lineage and applying them to the graph.
+
+Accepting is cheap and constant: validate, INSERT the raw event, queue a task after commit. The
+dedupe key is unique, so a redelivery is caught by the INSERT itself, not by a SELECT before it.
+
+Applying happens in batches. A worker claims up to BATCH_SIZE pending events with
+`SELECT ... FOR UPDATE SKIP LOCKED` (oldest first), applies each in its own savepoint and marks
+them processed in the same transaction: two workers, a retry and the sweeper never apply an event
+twice. What a batch learns is shared by its events: datasets resolved by OpenLineage name, the
+poster's rights on them (asked of access/policies.py for those datasets only), jobs.
+
+If the broker was down when an event was accepted, its task was never sent: the beat-scheduled
+`lineage_events_sweep_task` applies events still pending SWEEP_AFTER_SECONDS after receipt.
+"""
+
+import contextlib
+import hashlib
+import logging
+import re
+import time
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from access.policies import can_register_model_version, datasets_for
+from catalog.models import Column, Dataset, DatasetVersion
+from catalog.services import dataset_search_refresh
+from config.celery import enqueue_on_commit
+from ledger.services import ledger_record
+from lineage.models import (
+    ColumnLineageEdge,
+    DatasetRef,
+    EdgeKind,
+    ExternalQualityResult,
+    Job,
+    LineageEdge,
+    LineageEvent,
+    ModelVersion,
+    NodeKind,
+    Run,
+    RunState,
+)
+from lineage.openlineage import DatasetSpec, ParsedEvent, decode_body, parse_event, parse_payload
+from lineage.services import edges_upsert, model_version_register
+
+logger = logging.getLogger(__name__)
+
+TERMINAL_STATES = {RunState.COMPLETE, RunState.ABORT, RunState.FAIL}
+MODEL_FACET = "charter_modelVersion"
+MODEL_DATA_FACET = "charter_modelData"
+BATCH_SIZE = 100  # events per transaction: amortises the claim, keeps row locks short
+DRAIN_SECONDS = 60  # one task stops draining after this; the next task or the sweeper goes on
+SWEEP_AFTER_SECONDS = 30  # a pending event this old lost its task (broker down, message lost)
+
+
+# --- accepting -------------------------------------------------------------------------------
+
+
+def lineage_event_receive(
+    *, body: bytes, content_encoding: str, user: AbstractBaseUser | None
+) -> tuple[LineageEvent, bool]:
+    """Validate and store one raw event, then queue its processing after commit; a redelivery
+    is a no-op. One INSERT (the unique dedupe key refuses a redelivery) and no permission
+    work: what the poster may see is checked when the event is applied.
+
+    Raises `lineage.openlineage.EventError` (nothing stored) when the body is not a valid event.
+    Returns (event, created).
+    """
+    parsed = parse_event(decode_body(body, content_encoding))
+    try:
+        with transaction.atomic():
+            event = LineageEvent.objects.create(
+                dedupe_key=parsed.dedupe_key,
+                event_type=parsed.event_type,
+                event_kind=parsed.event_kind,
+                event_time=parsed.event_time,
+                producer=parsed.producer[:1000],
+                run_id=parsed.run_id,
+                payload=parsed.payload,
+                submitted_by=user if user is not None and user.is_authenticated else None,
+            )
+            from lineage.tasks import lineage_ingest_task
+
+            enqueue_on_commit(lineage_ingest_task, event_id=event.pk)
+    except IntegrityError:  # a redelivery: the first copy holds the dedupe key
+        return LineageEvent.objects.get(dedupe_key=parsed.dedupe_key), False
+    return event, True
+
+
+# --- claiming and batches --------------------------------------------------------------------
+
+
+class _Batch:
+    """What the events of one batch share: posters, datasets by OpenLineage name, the posters'
+    rights on those datasets, jobs. Forgotten when an event's savepoint rolls back (rows it
+    created are gone)."""
+
+    def __init__(self) -> None:
+        self.users: dict[int, AbstractBaseUser] = {}
+        self.forget()
+
+    def forget(self) -> None:
+        self.datasets: dict[tuple[str, str], Dataset] = {}
+        self.rights: dict[tuple[int, str, int], bool] = {}
+        self.jobs: dict[tuple[str, str], Job] = {}
+
+    def load_users(self, events: list[LineageEvent]) -> None:
+        ids = {e.submitted_by_id for e in events if e.submitted_by_id} - self.users.keys()
+        if ids:
+            self.users.update(get_user_model().objects.in_bulk(ids))
+
+    def allowed(self, user: AbstractBaseUser, action: str, datasets: list[Dataset]) -> set[int]:
+        """Ids among `datasets` the user may `action`: one policy query for those not yet known."""
+        unknown = {d.pk for d in datasets if (user.pk, action, d.pk) not in self.rights}
+        if unknown:
+            granted = set(
+                datasets_for(user, action).filter(pk__in=unknown).values_list("pk", flat=True)
+            )
+            for pk in unknown:
+                self.rights[(user.pk, action, pk)] = pk in granted
+        return {d.pk for d in datasets if self.rights[(user.pk, action, d.pk)]}
+
+
+def _claim(query: Q, limit: int) -> list[LineageEvent]:
+    """Lock up to `limit` events matching `query`, oldest first, skipping those another worker
+    holds; the caller's transaction marks them done before it releases them."""
+    return list(
+        LineageEvent.objects.select_for_update(skip_locked=True)
+        .filter(query)
+        .order_by("pk")[:limit]
+    )
+
+
+def lineage_event_process(*, event_id: int) -> LineageEvent | None:
+    """Apply one stored event now (pending, or failed before); None if it is done or held by a
+    worker. A failure marks it failed with the reason, then re-raises."""
+    claimable = [LineageEvent.Status.PENDING, LineageEvent.Status.FAILED]
+    try:
+        with transaction.atomic():
+            events = _claim(Q(pk=event_id, status__in=claimable), 1)
+            if not events:
+                logger.info("lineage event %s already processed or being processed", event_id)
+                return None
+            event = events[0]
+            batch = _Batch()
+            batch.load_users(events)
+            _event_apply(batch, event)
+            _mark_processed(event)
+            event.save(update_fields=["status", "processed_at", "notes"])
+            return event
+    except Exception as exc:
+        logger.exception("lineage event %s failed", event_id)
+        LineageEvent.objects.filter(pk=event_id).update(
+            status=LineageEvent.Status.FAILED, notes=[f"processing failed: {exc}"[:1000]]
+        )
+        raise
+
+
+def lineage_events_drain(
+    *, received_before: datetime | None = None, seconds: float = DRAIN_SECONDS
+) -> int:
+    """Apply pending events batch by batch until none is left (or `seconds` pass); returns how
+    many were applied. `received_before` limits it to events received before then."""
+    query = Q(status=LineageEvent.Status.PENDING)
+    if received_before is not None:
+        query &= Q(received_at__lt=received_before)
+    deadline = time.monotonic() + seconds
+    done = 0
+    while True:
+        claimed = _batch_process(query)
+        done += claimed
+        if claimed < BATCH_SIZE or time.monotonic() > deadline:
+            return done
+
+
+def lineage_events_sweep() -> int:
+    """Apply events still pending SWEEP_AFTER_SECONDS after receipt: their task was never sent
+    (broker down at commit) or was lost. Safe beside normal processing (rows are claimed)."""
+    after = int(getattr(settings, "CHARTER_LINEAGE_SWEEP_AFTER_SECONDS", SWEEP_AFTER_SECONDS))
+    applied = lineage_events_drain(received_before=timezone.now() - timedelta(seconds=after))
+    if applied:
+        logger.warning("lineage sweep applied %s events whose task was not run", applied)
+    return applied
+
+
+def _batch_process(query: Q) -> int:
+    """Claim one batch and apply its events, each in a savepoint: one bad event is marked
+    failed with its reason and does not undo the others."""
+    with transaction.atomic():
+        events = _claim(query, BATCH_SIZE)
+        if not events:
+            return 0
+        batch = _Batch()
+        batch.load_users(events)
+        for event in events:
+            _event_apply_isolated(batch, event)
+        LineageEvent.objects.bulk_update(events, ["status", "processed_at", "notes"])
+    return len(events)
+
+
+def _event_apply_isolated(batch: _Batch, event: LineageEvent) -> None:
+    # A unique-constraint race (another worker created the same job, run or dataset first) is
+    # tried once more: the winner's row has committed by the time the INSERT fails.
+    for attempt in (1, 2):
+        try:
+            with transaction.atomic():
+                _event_apply(batch, event)
+            _mark_processed(event)
+            return
+        except IntegrityError as exc:
+            batch.forget()
+            if attempt == 2:
+                _mark_failed(event, exc)
+        except Exception as exc:  # noqa: BLE001 - recorded on the event; the batch goes on
+            batch.forget()
+            _mark_failed(event, exc)
+            return
+
+
+def _mark_processed(event: LineageEvent) -> None:
+    event.status, event.processed_at = LineageEvent.Status.PROCESSED, timezone.now()
+
+
+def _mark_failed(event: LineageEvent, exc: Exception) -> None:
+    logger.error("lineage event %s failed: %s", event.pk, exc, exc_info=exc)
+    event.status = LineageEvent.Status.FAILED
+    event.notes = [f"processing failed: {exc}"[:1000]]
+
+
+# --- applying one event ----------------------------------------------------------------------
+
+
+class _Context:
+    """One event's processing: its batch, its poster's rights, notes for the record."""
+
+    def __init__(self, batch: _Batch, event: LineageEvent) -> None:
+        self.batch = batch
+        self.event = event
+        self.user = batch.users.get(event.submitted_by_id) if event.submitted_by_id else None
+        self.notes: list[str] = []
+
+    def visible(self, datasets: list[Dataset]) -> set[int]:
+        if self.user is None:  # an event stored without a poster (demo, internal) sees all
+            return {d.pk for d in datasets}
+        return self.batch.allowed(self.user, "view", datasets)
+
+    def can_view(self, dataset: Dataset) -> bool:
+        return dataset.pk in self.visible([dataset])
+
+    def can_change(self, dataset: Dataset) -> bool:
+        if dataset.status == Dataset.Status.DISCOVERED and dataset.source_kind == "external":
+            return self.can_view(dataset)
+        if self.user is None:
+            return True
+        return dataset.pk in self.batch.allowed(self.user, "change", [dataset])
+
+
+def _event_apply(batch: _Batch, event: LineageEvent) -> None:
+    """Apply a claimed event to the graph and the catalog:
+
+    1. Upsert the job and the run (state is the latest by eventTime).
+    2. Map inputs and outputs to catalog datasets (discovering unknown ones), skipping any the
+       poster may not see (noted, never revealed).
+    3. Write read/wrote edges; a COMPLETE run or a JobEvent closes the job's edges it no longer has.
+    4. Apply facets: schema -> columns, columnLineage -> column edges, quality -> results,
+       version -> exact dataset versions, charter_modelVersion -> a registered model version.
+    """
+    parsed = parse_payload(event.payload, key=event.dedupe_key)
+    ctx = _Context(batch, event)
+    if parsed.event_type == "DatasetEvent":
+        assert parsed.dataset is not None
+        dataset = _datasets_for_specs(ctx, [parsed.dataset])[0]
+        if dataset is not None:
+            _apply_dataset_facets(ctx, dataset, parsed.dataset, run=None)
+    else:
+        _process_job_event(ctx, parsed)
+    event.notes = ctx.notes
+
+
+def _process_job_event(ctx: _Context, parsed: ParsedEvent) -> None:
+    assert parsed.job is not None
+    job = _job_upsert(
+        ctx.batch, namespace=parsed.job[0], name=parsed.job[1], payload=parsed.payload
+    )
+    run = _run_upsert(job=job, parsed=parsed) if parsed.event_type == "RunEvent" else None
+    found = _datasets_for_specs(ctx, parsed.inputs + parsed.outputs)
+    pairs = list(zip(parsed.inputs + parsed.outputs, found, strict=True))
+    inputs = [(s, d) for s, d in pairs[: len(parsed.inputs)] if d is not None]
+    outputs = [(s, d) for s, d in pairs[len(parsed.inputs) :] if d is not None]
+    versions = {d.pk: _dataset_version_for(ctx, d, s) for s, d in inputs + outputs}
+    wanted = [
+        (NodeKind.DATASET, d.pk, NodeKind.JOB, job.pk, EdgeKind.READ, versions[d.pk])
+        for _, d in inputs
+    ] + [
+        (NodeKind.JOB, job.pk, NodeKind.DATASET, d.pk, EdgeKind.WROTE, versions[d.pk])
+        for _, d in outputs
+    ]
+    now = parsed.event_time
+    edges_upsert(edges=wanted, run=run, at=now)
+    closes = parsed.event_type == "JobEvent" or parsed.event_kind == RunState.COMPLETE
+    if closes and (parsed.inputs or parsed.outputs):
+        _edges_close_for_job(job=job, keep=wanted, at=now)
+    for spec, dataset in inputs + outputs:
+        _apply_dataset_facets(ctx, dataset, spec, run=run)
+    for spec, dataset in outputs:
+        _apply_column_lineage(ctx, dataset, spec, job=job, at=now)
+    model_facet = (parsed.payload.get("run") or {}).get("facets", {}).get(MODEL_FACET)
+    if run is not None and model_facet and parsed.event_kind == RunState.COMPLETE:
+        _register_model_from_event(ctx, run, job, model_facet, inputs, versions)
+
+
+def _job_upsert(batch: _Batch, *, namespace: str, name: str, payload: dict[str, Any]) -> Job:
+    key = (namespace[:500], name[:500])
+    job = batch.jobs.get(key)
+    if job is None:
+        job, _ = Job.objects.get_or_create(namespace=key[0], name=key[1])
+        batch.jobs[key] = job
+    facets = (payload.get("job") or {}).get("facets") or {}
+    if facets:
+        job.facets = {**job.facets, **facets}
+        doc = facets.get("documentation") or {}
+        if isinstance(doc.get("description"), str):
+            job.description = doc["description"]
+        job.save(update_fields=["facets", "description", "updated_at"])
+    return job
+
+
+def _run_upsert(*, job: Job, parsed: ParsedEvent) -> Run:
+    """The run, locked, with this event's state folded in: a SELECT and one INSERT or UPDATE
+    (a concurrent INSERT of the same runId fails the unique key and the event is tried again)."""
+    run_facets = (parsed.payload.get("run") or {}).get("facets") or {}
+    run = Run.objects.select_for_update().filter(run_id=parsed.run_id).first()
+    if run is None:
+        run = Run(run_id=parsed.run_id, job=job)
+    run.facets = {**run.facets, **run_facets}
+    parent = (run_facets.get("parent") or {}).get("run") or {}
+    if parent.get("runId"):
+        # a malformed parent facet is kept verbatim in facets; only the link is skipped
+        with contextlib.suppress(ValueError):
+            run.parent_run_id = uuid.UUID(str(parent["runId"]))
+    kind = parsed.event_kind or RunState.OTHER
+    if run.state_at is None or parsed.event_time >= run.state_at:
+        run.state, run.state_at = kind, parsed.event_time
+    if kind == RunState.START and (run.started_at is None or parsed.event_time < run.started_at):
+        run.started_at = parsed.event_time
+    if kind in TERMINAL_STATES:
+        run.ended_at = parsed.event_time
+    run.save()
+    return run
+
+
+def _edges_close_for_job(*, job: Job, keep: list[tuple], at: datetime) -> None:
+    keep_keys = {(e[0], e[1], e[2], e[3], e[4]) for e in keep}
+    open_edges = LineageEdge.objects.filter(
+        Q(src_kind=NodeKind.JOB, src_id=job.pk) | Q(dst_kind=NodeKind.JOB, dst_id=job.pk),
+        kind__in=[EdgeKind.READ, EdgeKind.WROTE],
+        valid_to__isnull=True,
+        created_at__lte=at,
+    ).values_list("pk", "src_kind", "src_id", "dst_kind", "dst_id", "kind")
+    stale = [pk for pk, *key in open_edges if tuple(key) not in keep_keys]
+    if stale:
+        LineageEdge.objects.filter(pk__in=stale).update(valid_to=at)
+
+
+# --- datasets named by events ----------------------------------------------------------------
+
+
+def _dataset_slug(namespace: str, name: str) -> str:
+    base = re.sub(r"[^a-z0-9_.-]+", "-", name.lower()).strip("-._") or "dataset"
+    base = base[-80:].lstrip("-._") or "dataset"
+    if Dataset.objects.filter(name=base).exists():
+        digest = hashlib.sha256(f"{namespace}/{name}".encode()).hexdigest()[:8]
+        base = f"{base[:88]}-{digest}"
+    return base
+
+
+def lineage_dataset_discover(
+    *, namespace: str, name: str, actor: AbstractBaseUser | None
+) -> Dataset:
+    """Create a catalog dataset for an unknown OpenLineage dataset: status discovered, source
+    external, for a steward to adopt; record it in the ledger."""
+    dataset = Dataset.objects.create(
+        name=_dataset_slug(namespace, name),
+        title=name[-200:],
+        description=f"Discovered from OpenLineage: namespace `{namespace}`, name `{name}`.",
+        source_kind=Dataset.SourceKind.EXTERNAL,
+        location=f"{namespace}/{name}"[:1000],
+        status=Dataset.Status.DISCOVERED,
+        # Charter has no reader for an external dataset: nothing will profile it, so it must
+        # not sit "waiting to be profiled" (the page would poll and refresh for ever).
+        profile_status=Dataset.ProfileStatus.READY,
+        profile_progress=100,
+        created_by=actor,
+    )
+    dataset_search_refresh(dataset=dataset)
+    ledger_record(
+        actor=actor,
+        action="dataset.discovered",
+        target=dataset,
+        data={"namespace": namespace, "name": name, "via": "openlineage"},
+    )
+    return dataset
+
+
+def _datasets_for_specs(ctx: _Context, specs: list[DatasetSpec]) -> list[Dataset | None]:
+    """The catalog datasets an event names, in order; None for one the poster may not see.
+
+    Known names are read in one indexed query on (namespace, name) and kept for the batch; the
+    poster's rights are asked for these datasets only, in one query.
+    """
+    batch = ctx.batch
+    keys = [(s.namespace, s.name) for s in specs]
+    unknown = {k for k in keys if k not in batch.datasets}
+    if unknown:
+        by_name = Q()
+        for namespace, name in unknown:
+            by_name |= Q(namespace=namespace, name=name)
+        for ref in DatasetRef.objects.select_related("dataset").filter(by_name):
+            batch.datasets[(ref.namespace, ref.name)] = ref.dataset
+    found = [
+        batch.datasets.get(k) or _dataset_unreferenced(ctx, s)
+        for k, s in zip(keys, specs, strict=True)
+    ]
+    visible = ctx.visible([d for d in found if d is not None])
+    out: list[Dataset | None] = []
+    for spec, dataset in zip(specs, found, strict=True):
+        if dataset is not None and dataset.pk not in visible:
+            ctx.notes.append(f"skipped {spec.namespace}/{spec.name}: not visible to the poster")
+            dataset = None
+        out.append(dataset)
+    return out
+
+
+def _dataset_unreferenced(ctx: _Context, spec: DatasetSpec) -> Dataset | None:
+    """A name no DatasetRef holds yet: match a catalog dataset by location or name, else
+    discover one. The name is bound to the dataset only if the poster may see it."""
+    dataset = (
+        Dataset.objects.filter(
+            Q(location=spec.name) | Q(location=f"{spec.namespace}/{spec.name}") | Q(name=spec.name)
+        )
+        .order_by("pk")
+        .first()
+    )
+    if dataset is None:
+        dataset = lineage_dataset_discover(namespace=spec.namespace, name=spec.name, actor=ctx.user)
+        if ctx.user is not None:  # whoever discovers a dataset sees it
+            ctx.batch.rights[(ctx.user.pk, "view", dataset.pk)] = True
+    if not ctx.can_view(dataset):
+        return dataset  # the caller notes the skip; no name is bound to a dataset kept from them
+    ref, _ = DatasetRef.objects.get_or_create(
+        namespace=spec.namespace[:500], name=spec.name[:1000], defaults={"dataset": dataset}
+    )
+    ctx.batch.datasets[(spec.namespace, spec.name)] = ref.dataset
+    return ref.dataset
+
+
+def _dataset_for_spec(ctx: _Context, spec: DatasetSpec) -> Dataset | None:
+    return _datasets_for_specs(ctx, [spec])[0]
+
+
+def _dataset_version_for(
+    ctx: _Context, dataset: Dataset, spec: DatasetSpec
+) -> DatasetVersion | None:
+    """Resolve the `version` facet (a fingerprint or a version number) to a catalog version."""
+    value = str((spec.facets.get("version") or {}).get("datasetVersion") or "").strip()
+    if not value:
+        return None
+    query = Q(fingerprint=value)
+    if value.isdigit():
+        query |= Q(number=int(value))
+    version = DatasetVersion.objects.filter(query, dataset=dataset).order_by("-number").first()
+    if version is None:
+        ctx.notes.append(f"{dataset.name}: version {value!r} is not a known version")
+    return version
+
+
+# --- facets ----------------------------------------------------------------------------------
+
+
+def _all_facets(spec: DatasetSpec) -> dict[str, Any]:
+    return {**spec.facets, **spec.input_facets, **spec.output_facets}
+
+
+def _apply_dataset_facets(
+    ctx: _Context, dataset: Dataset, spec: DatasetSpec, *, run: Run | None
+) -> None:
+    facets = _all_facets(spec)
+    schema = facets.get("schema")
+    if isinstance(schema, dict) and isinstance(schema.get("fields"), list):
+        if ctx.can_change(dataset):
+            _columns_from_schema(dataset=dataset, fields=schema["fields"], actor=ctx.user)
+        else:
+            ctx.notes.append(f"{dataset.name}: schema facet not applied (poster may not change it)")
+    _quality_from_facets(ctx, dataset, facets, run=run)
+
+
+def _columns_from_schema(*, dataset: Dataset, fields: list, actor: AbstractBaseUser | None) -> None:
+    """Create or retype columns named by a `schema` facet (columns are never dropped by lineage)."""
+    existing = {c.name: c for c in dataset.columns.all()}
+    next_pos = max((c.position for c in existing.values()), default=-1) + 1
+    added, retyped, changed = [], [], []
+    for item in fields:
+        if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+            continue
+        name, dtype = item["name"][:200], str(item.get("type") or "")[:100]
+        column = existing.get(name)
+        if column is None:
+            column = Column(
+                dataset=dataset,
+                name=name,
+                position=next_pos,
+                data_type=dtype,
+                description=str(item.get("description") or ""),
+            )
+            next_pos += 1
+            existing[name] = column
+            added.append(column)
+        elif dtype and column.data_type != dtype:
+            column.data_type = dtype
+            retyped.append(name)
+            changed.append(column)
+    Column.objects.bulk_create(added)
+    if changed:
+        Column.objects.bulk_update(changed, ["data_type"])
+    if added or retyped:
+        dataset_search_refresh(dataset=dataset)
+        ledger_record(
+            actor=actor,
+            action="dataset.columns_from_lineage",
+            target=dataset,
+            data={"added": [c.name for c in added], "retyped": retyped},
+        )
+
+
+def _quality_from_facets(
+    ctx: _Context, dataset: Dataset, facets: dict[str, Any], *, run: Run | None
+) -> None:
+    rows = []
+    observed = ctx.event.event_time
+    assertions = (facets.get("dataQualityAssertions") or {}).get("assertions") or []
+    for item in assertions if isinstance(assertions, list) else []:
+        if not isinstance(item, dict):
+            continue
+        rows.append(
+            ExternalQualityResult(
+                dataset=dataset,
+                event=ctx.event,
+                run=run,
+                kind=ExternalQualityResult.Kind.ASSERTION,
+                assertion=str(item.get("assertion") or "")[:300],
+                column=str(item.get("column") or "")[:200],
+                success=item.get("success") if isinstance(item.get("success"), bool) else None,
+                metrics={
+                    k: v for k, v in item.items() if k not in ("assertion", "column", "success")
+                },
+                producer=ctx.event.producer,
+                observed_at=observed,
+            )
+        )
+    metrics = facets.get("dataQualityMetrics")
+    if isinstance(metrics, dict) and metrics:
+        clean = {k: v for k, v in metrics.items() if not k.startswith("_")}
+        rows.append(
+            ExternalQualityResult(
+                dataset=dataset,
+                event=ctx.event,
+                run=run,
+                kind=ExternalQualityResult.Kind.METRICS,
+                metrics=clean,
+                producer=ctx.event.producer,
+                observed_at=observed,
+            )
+        )
+    if rows and run is not None:  # a run's later event restates its results: replace, not add
+        kinds = {r.kind for r in rows}
+        ExternalQualityResult.objects.filter(run=run, dataset=dataset, kind__in=kinds).delete()
+    ExternalQualityResult.objects.bulk_create(rows)
+
+
+def _apply_column_lineage(
+    ctx: _Context, dataset: Dataset, spec: DatasetSpec, *, job: Job, at: datetime
+) -> None:
+    facet = _all_facets(spec).get("columnLineage") or {}
+    fields = facet.get("fields") if isinstance(facet, dict) else None
+    if not isinstance(fields, dict):
+        return
+    wanted: dict[tuple[int, str, int, str], list] = {}
+    for out_col, info in fields.items():
+        if not isinstance(info, dict):
+            continue
+        for src in info.get("inputFields") or []:
+            if not isinstance(src, dict) or not src.get("field"):
+                continue
+            if len(str(src.get("namespace", ""))) > 500 or len(str(src.get("name", ""))) > 1000:
+                continue
+            src_spec = DatasetSpec(
+                namespace=str(src.get("namespace", "")), name=str(src.get("name", ""))
+            )
+            if not src_spec.namespace or not src_spec.name:
+                continue
+            src_ds = _dataset_for_spec(ctx, src_spec)
+            if src_ds is None:
+                continue
+            key = (src_ds.pk, str(src["field"])[:200], dataset.pk, str(out_col)[:200])
+            wanted[key] = src.get("transformations") or info.get("transformationDescription") or []
+    if not wanted:
+        return
+    query = Q()
+    for sd, sc, dd, dc in wanted:
+        query |= Q(src_dataset_id=sd, src_column=sc, dst_dataset_id=dd, dst_column=dc)
+    existing = set(
+        ColumnLineageEdge.objects.filter(query, valid_to__isnull=True).values_list(
+            "src_dataset_id", "src_column", "dst_dataset_id", "dst_column"
+        )
+    )
+    ColumnLineageEdge.objects.bulk_create(
+        [
+            ColumnLineageEdge(
+                src_dataset_id=k[0],
+                src_column=k[1],
+                dst_dataset_id=k[2],
+                dst_column=k[3],
+                job=job,
+                transformations=t if isinstance(t, list) else [t],
+                created_at=at,
+            )
+            for k, t in wanted.items()
+            if k not in existing
+        ]
+    )
+
+
+def _register_model_from_event(
+    ctx: _Context,
+    run: Run,
+    job: Job,
+    facet: dict[str, Any],
+    inputs: list[tuple[DatasetSpec, Dataset]],
+    versions: dict[int, DatasetVersion | None],
+) -> None:
+    name, version = str(facet.get("model") or ""), str(facet.get("version") or "")
+    if ctx.user is not None and not can_register_model_version(ctx.user):
+        ctx.notes.append("charter_modelVersion ignored: the poster may not register model versions")
+        return
+    training, evaluation = [], []
+    for spec, dataset in inputs:
+        dv = versions.get(dataset.pk) or dataset.current_version
+        if dv is None:
+            ctx.notes.append(f"{dataset.name}: no version to link to the model version")
+            continue
+        role = (_all_facets(spec).get(MODEL_DATA_FACET) or {}).get("role")
+        (evaluation if role == "evaluation" else training).append(dv)
+    if ModelVersion.objects.filter(model__name=name, version=version).exists():
+        ctx.notes.append(f"model version {name} {version} already registered; left unchanged")
+        return
+    try:
+        with transaction.atomic():
+            mv = model_version_register(
+                model_name=name,
+                version=version,
+                actor=ctx.user,
+                description=str(facet.get("description") or ""),
+                metrics=facet.get("metrics") if isinstance(facet.get("metrics"), dict) else {},
+                artefact_uri=str(facet.get("artefactUri") or ""),
+                training=training,
+                evaluation=evaluation,
+                run=run,
+            )
+            edges_upsert(
+                edges=[(NodeKind.JOB, job.pk, NodeKind.MODEL_VERSION, mv.pk, EdgeKind.WROTE, None)],
+                run=run,
+                at=ctx.event.event_time,
+            )
+    except ValidationError as exc:
+        ctx.notes.append(f"charter_modelVersion not registered: {'; '.join(exc.messages)}")
