@@ -100,6 +100,7 @@ def file_format_for(path: Path) -> str:
 # --- files ------------------------------------------------------------------------------------
 
 
+_LAST_FINGERPRINT: dict[str, Any] = {}  # one entry: see FileSource.fingerprint
 MAX_COLUMNS = 2000  # a 20,000-column header would tie a worker up for minutes (tests/security)
 
 
@@ -203,14 +204,27 @@ class FileSource:
             raise
 
     def fingerprint(self) -> Fingerprint:
-        """sha256 of the bytes, streamed; the row count is left to the profile."""
+        """sha256 of the bytes, streamed; the row count is left to the profile.
+
+        An audit of a changed file fingerprints it twice (to see the change, then in the
+        profile that records the version): the last digest is reused while the file's inode,
+        size, mtime and ctime are unchanged. ctime cannot be set back from user space, so a
+        rewrite always shows.
+        """
+        stat = self.path.stat()
+        key = (str(self.path), stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns,
+               stat.st_ctime_ns)  # fmt: skip
+        if _LAST_FINGERPRINT.get("key") == key:
+            return _LAST_FINGERPRINT["value"]
         digest = hashlib.sha256()
         size = 0
         with self.path.open("rb") as fh:
             while block := fh.read(1 << 20):
                 digest.update(block)
                 size += len(block)
-        return Fingerprint(digest.hexdigest(), size, None)
+        found = Fingerprint(digest.hexdigest(), size, None)
+        _LAST_FINGERPRINT.update(key=key, value=found)
+        return found
 
     def row_count(self) -> int:
         if self.fmt == "parquet":
@@ -263,11 +277,21 @@ def split_table_name(raw: str, default_schema: str) -> tuple[str, str]:
     return parts[0], parts[1]
 
 
-def connect(connection: Connection) -> psycopg.Connection:
-    """Open a read-only session with a statement timeout; errors never show the password."""
+def connect(connection: Connection, *, timeout_ms: int | None = None) -> psycopg.Connection:
+    """Open a read-only session with a statement timeout; errors never show the password.
+
+    `timeout_ms` replaces CHARTER_SOURCE_STATEMENT_TIMEOUT_MS for a session whose queries are
+    legitimately long (an audit's scan of a big table). Waiting for a lock is bounded by the
+    source timeout whatever `timeout_ms` is, so a table someone holds locked still fails fast.
+    """
     import psycopg
 
-    timeout = int(settings.CHARTER_SOURCE_STATEMENT_TIMEOUT_MS)
+    source_timeout = int(settings.CHARTER_SOURCE_STATEMENT_TIMEOUT_MS)
+    options = "-c default_transaction_read_only=on"
+    if timeout_ms is None:
+        options += f" -c statement_timeout={source_timeout}"
+    else:
+        options += f" -c statement_timeout={int(timeout_ms)} -c lock_timeout={source_timeout}"
     try:
         conn = psycopg.connect(
             host=connection.host,
@@ -276,7 +300,7 @@ def connect(connection: Connection) -> psycopg.Connection:
             user=connection.username,
             password=decrypt_secret(connection.password_encrypted),
             connect_timeout=10,
-            options=f"-c statement_timeout={timeout} -c default_transaction_read_only=on",
+            options=options,
             application_name="charter",
         )
     except psycopg.Error as exc:
@@ -305,16 +329,30 @@ class PostgresSource:
 
         return sql.Identifier(self.schema, self.table)
 
-    def run_query(self, query: Any, params: Any = None) -> list[tuple]:
-        """Run one read-only query under the statement timeout and return its rows."""
+    def run_query(
+        self,
+        query: Any,
+        params: Any = None,
+        *,
+        timeout_ms: int | None = None,
+    ) -> list[tuple]:
+        """Run one read-only query under the statement timeout and return its rows.
+
+        `timeout_ms` overrides the source's statement timeout (see `connect`).
+        """
         import psycopg
 
-        with connect(self.connection) as conn:
+        with connect(self.connection, timeout_ms=timeout_ms) as conn:
             try:
                 return conn.execute(query, params).fetchall()
             except psycopg.errors.QueryCanceled as exc:
                 raise SourceError(
                     f"{self.schema}.{self.table}: the query took too long and was stopped"
+                ) from exc
+            except psycopg.errors.LockNotAvailable as exc:
+                raise SourceError(
+                    f"{self.schema}.{self.table}: another session holds a lock on it; the query "
+                    "waited too long and was stopped"
                 ) from exc
             except psycopg.Error as exc:
                 raise SourceError(f"{self.schema}.{self.table}: {str(exc).strip()}") from exc

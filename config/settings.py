@@ -241,6 +241,9 @@ CHARTER_LEDGER_ANCHOR_PATH = Path(
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+# An audit's pushed-down scan of a big table is legitimately long (10M rows with a regex
+# check: ~20 s on 2 cores); lock waits stay bounded by the source timeout above.
+CHARTER_AUDIT_STATEMENT_TIMEOUT_MS = env_int("CHARTER_AUDIT_STATEMENT_TIMEOUT_MS", default=900_000)
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},

@@ -123,11 +123,82 @@ def test_quality_checks_agree_with_the_chunked_pass(pg_table):
     for example in pushed[1]["partial_unexpected_counts"]:  # grouped examples, true counts
         assert not 0 <= example["value"] <= 120
         assert example["count"] == int((ages == example["value"]).sum())
-    # one aggregate scan, one query for uniqueness, one for freshness, examples for failures
+    # one aggregate scan (freshness's MAX folded in), the catalog asked whether an index proves
+    # uniqueness, one GROUP BY since none does, examples for failures only
     assert evidence[0].startswith('SELECT COUNT(*) AS "total"')
-    assert sum("FILTER" in q for q in evidence[:1]) == 1
+    assert 'MAX("ts")' in evidence[0] and "FILTER" in evidence[0]
+    assert not any(q.startswith("SELECT MAX") for q in evidence)
+    assert sum("pg_index" in q for q in evidence) == 1
+    assert sum("HAVING COUNT(*) > 1) AS dup" in q for q in evidence) == 1
     assert all("LIMIT 20" in q for q in evidence if "ORDER BY COUNT(*) DESC" in q)
     assert '"audit_src"."QualityData"' in evidence[0]
+    table_scans = [q for q in evidence if '"audit_src"."QualityData"' in q]
+    examined = ("range", "allowed_values", "regex", "unique")
+    failed = sum(not r["success"] for r in pushed if r["kind"] in examined)
+    assert len(table_scans) == 2 + failed  # aggregate + duplicates + one example query a failure
+
+
+@pytest.fixture(scope="module")
+def keyed_table(pg_table):
+    """id is a primary key, code has a unique index, (a, b) a two-column one, dup has none."""
+    with _connect(PG_DB) as conn:
+        conn.execute(
+            "CREATE TABLE audit_src.keyed (id bigint PRIMARY KEY, code text UNIQUE, a int, "
+            "b int, dup int, UNIQUE (a, b))"
+        )
+        conn.execute(
+            "INSERT INTO audit_src.keyed SELECT g, CASE WHEN g % 7 = 0 THEN NULL ELSE 'k' || g END,"
+            " g % 5, g, g % 50 FROM generate_series(1, 300) AS g"
+        )
+        conn.execute("CREATE INDEX ON audit_src.keyed (dup)")  # not unique: proves nothing
+        conn.execute("CREATE UNIQUE INDEX ON audit_src.keyed (dup) WHERE dup > 1000")  # partial
+        rows = conn.execute("SELECT id, code, a, b, dup FROM audit_src.keyed").fetchall()
+    source = PostgresSource(pg_table["quality"][0].connection, "keyed")
+    return source, pd.DataFrame(rows, columns=["id", "code", "a", "b", "dup"])
+
+
+def test_a_unique_index_proves_uniqueness_without_a_scan(keyed_table):
+    source, df = keyed_table
+    checks = [{"kind": "unique", "column": c} for c in ("id", "code", "a", "dup")]
+    pushed, local, evidence = both(source, df, checks)
+    for p, q, spec in zip(pushed, local, checks, strict=True):
+        for field in COUNTED:
+            assert p[field] == pytest.approx(q[field]), (spec, field)
+        assert p["details"]["duplicate_values"] == q["details"]["duplicate_values"], spec
+    assert [p["success"] for p in pushed] == [True, True, False, False]
+    assert pushed[0]["details"]["proved_by_index"] == "keyed_pkey"
+    assert pushed[1]["details"]["proved_by_index"] == "keyed_code_key"
+    assert pushed[2]["details"]["proved_by_index"] is None  # (a, b) is unique, a alone is not
+    assert pushed[3]["details"]["proved_by_index"] is None  # partial and plain indexes
+    grouped = [q for q in evidence if "GROUP BY" in q and "AS dup" in q]
+    assert len(grouped) == 2
+    assert not any('"id"' in q or '"code"' in q for q in grouped)
+
+
+def test_audit_queries_outlast_the_source_timeout_but_not_a_lock(pg_table, settings):
+    """A big scan may take longer than the 30 s source timeout; waiting on a lock may not."""
+    from catalog.sources import SourceError, connect
+
+    source, df = pg_table["quality"]
+    columns = [c.as_dict() for c in source.columns()]
+    settings.CHARTER_SOURCE_STATEMENT_TIMEOUT_MS = 50
+    settings.CHARTER_AUDIT_STATEMENT_TIMEOUT_MS = 60_000
+    ctx = CheckContext(now=NOW, columns=columns)
+    slow = PostgresSource(source.connection, "slow_view")
+    with _connect(PG_DB) as conn:
+        conn.execute(
+            "CREATE OR REPLACE VIEW audit_src.slow_view AS "
+            'SELECT * FROM audit_src."QualityData" WHERE (SELECT pg_sleep(0.2)) IS NOT NULL'
+        )
+    pushed, _ = run_pushdown(slow, validate_checks([{"kind": "row_count", "min_value": 1}]), ctx)
+    assert pushed[0]["element_count"] == len(df)  # 0.2 s > 50 ms: the audit timeout applied
+    with connect(source.connection, timeout_ms=60_000) as conn:
+        assert conn.execute("SHOW statement_timeout").fetchone()[0] == "1min"
+        assert conn.execute("SHOW lock_timeout").fetchone()[0] == "50ms"
+    with _connect(PG_DB) as locker, locker.transaction():
+        locker.execute('LOCK TABLE audit_src."QualityData" IN ACCESS EXCLUSIVE MODE')
+        with pytest.raises(SourceError, match="waited too long"):
+            run_pushdown(source, validate_checks([{"kind": "row_count", "min_value": 1}]), ctx)
 
 
 def test_missing_column_is_not_applicable(pg_table):
