@@ -99,7 +99,15 @@ class _ColumnStats:
         self.nulls += len(series) - len(non_null)
         if non_null.empty:
             return
-        uniques = pd.Series(non_null.unique(), dtype=non_null.dtype)
+        # Text columns need the counts anyway (top values): one hash pass gives both the
+        # distinct values (in order of appearance) and their counts. Numbers count only when
+        # few (LOW_CARDINALITY), so for them `unique` alone is cheaper.
+        counts = None
+        if self.kind in ("text", "boolean"):
+            counts = non_null.value_counts(sort=False)
+            uniques = pd.Series(counts.index.array, dtype=non_null.dtype)
+        else:
+            uniques = pd.Series(non_null.unique(), dtype=non_null.dtype)
         chunk_distinct = len(uniques)
         self._add_distinct(uniques)
         if self.kind == "numeric":
@@ -118,7 +126,7 @@ class _ColumnStats:
             self.min_length = low if self.min_length is None else min(self.min_length, low)
             self.max_length = high if self.max_length is None else max(self.max_length, high)
         if self.kind in ("text", "boolean") or chunk_distinct <= LOW_CARDINALITY:
-            self._add_top(non_null, chunk_distinct)
+            self._add_top(non_null, chunk_distinct, counts)
         if len(self.pii_sample) < MAX_SAMPLE and self.kind in ("text", "numeric"):
             known = set(self.pii_sample)
             for value in uniques.iloc[: MAX_SAMPLE * 2].tolist():
@@ -150,7 +158,9 @@ class _ColumnStats:
             self.sketch.add(known)
             self.distinct_hashes = np.empty(0, dtype=np.uint64)
 
-    def _add_top(self, non_null: pd.Series, chunk_distinct: int) -> None:
+    def _add_top(
+        self, non_null: pd.Series, chunk_distinct: int, counts: pd.Series | None = None
+    ) -> None:
         """Merge the chunk's most frequent values into a bounded candidate counter.
 
         Counts are exact while every chunk's values fit in TOP_PER_CHUNK and the counter in
@@ -163,9 +173,10 @@ class _ColumnStats:
             else:
                 self.counter[str(non_null.iloc[0])] += 1
             return
-        counts = non_null.value_counts()
+        if counts is None:
+            counts = non_null.value_counts(sort=False)
         if len(counts) > TOP_PER_CHUNK:
-            counts = counts.iloc[:TOP_PER_CHUNK]
+            counts = counts.nlargest(TOP_PER_CHUNK)
             self.top_exact = False
         for value, number in zip(counts.index.astype(str), counts.tolist(), strict=True):
             self.counter[value] += int(number)
