@@ -5,6 +5,11 @@ audits are real runs (`audit_run_request` queues them on Redis after commit; wor
 `audit_run_task`), one per dataset, each profiling and checking a CSV of `scaleout_rows` rows.
 Throughput is runs / (last finished - first started), from the runs' own timestamps, so
 worker start-up is not counted. The machine has 2 cores, so 2 workers is its ceiling.
+
+To tell serialisation from a busy machine, each drain also reports its concurrency: the sum of
+the runs' own durations over the span. Two workers that never wait for each other give ~2.0
+whatever the load; if their runs merely got slower (cores shared with other processes), the
+concurrency stays ~2.0 while the mean run time grows.
 """
 
 from __future__ import annotations
@@ -55,6 +60,8 @@ def _queue(tag: str, count: int, path: str) -> list[int]:
             actor=None, name=f"bench-scaleout-{tag}", checks=CHECKS, target_tag=label
         )
         runs = audit_run_request(policy=policy, actor=None)
+    if len(runs) != count:  # the figure is about a queue of `count` audits, not fewer
+        raise RuntimeError(f"queued {len(runs)} audits, expected {count}")
     return [r.pk for r in runs]
 
 
@@ -72,6 +79,9 @@ def _drain(run_ids: list[int], workers: int, timeout: float) -> dict:
     span = finished.aggregate(first=Min("started_at"), last=Max("finished_at"))
     count = finished.count()
     seconds = (span["last"] - span["first"]).total_seconds() if count else None
+    durations = [
+        (f - s).total_seconds() for s, f in finished.values_list("started_at", "finished_at")
+    ]
     states = {s: runs.filter(state=s).count() for s in ("passed", "failed", "error")}
     return {
         "runs": count,
@@ -80,6 +90,8 @@ def _drain(run_ids: list[int], workers: int, timeout: float) -> dict:
         "drained": done,
         "wall_s": wall,
         "states": states,
+        "mean_run_s": round(sum(durations) / count, 2) if count else None,
+        "concurrency": round(sum(durations) / seconds, 2) if seconds else None,
     }
 
 
@@ -110,7 +122,9 @@ def run(scale: Scale) -> list[Figure]:
             group="scaleout",
             notes=(
                 f"queue of {n} audits ({scale.scaleout_rows:,}-row CSV each: profile + 5 checks"
-                f" + PII scan); states 1w {results[1]['states']}, 2w {results[2]['states']}"
+                f" + PII scan); states 1w {results[1]['states']}, 2w {results[2]['states']};"
+                f" mean run {results[1]['mean_run_s']} s (1w) vs {results[2]['mean_run_s']} s"
+                f" (2w), concurrency {results[1]['concurrency']} vs {results[2]['concurrency']}"
             ),
             extra=results,
         )
