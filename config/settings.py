@@ -209,8 +209,16 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 if REDIS_URL:
     # A task not acknowledged this long after delivery (its worker died) is delivered again.
+    # It must exceed the longest task and the longest countdown/ETA, or a live task is re-sent.
+    # Every running worker looks for such messages when it starts and then every
+    # `unacked_restore_interval` s: kombu's default throttle (10) makes that every 100 s, too
+    # late for "re-run within the timeout + 15 s" (docs/RELIABILITY.md). A worker killed while
+    # holding the restore mutex blocks every restore until the mutex expires (kombu: 300 s).
     CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", default=3600)
+        "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", default=3600),
+        "unacked_restore_interval": env_int("CELERY_UNACKED_RESTORE_INTERVAL", default=5),
+        "unacked_restore_throttle": 1,
+        "unacked_mutex_expire": 10,
     }
 else:
     # kombu's SQLAlchemy transport hands these to create_engine(): wait for SQLite's write
@@ -233,6 +241,9 @@ CHARTER_LOGIN_COOLOFF_SECONDS = env_int("CHARTER_LOGIN_COOLOFF_SECONDS", default
 CHARTER_MASKING_KEY = env_secret("CHARTER_MASKING_KEY") or SECRET_KEY
 CHARTER_FIELD_ENCRYPTION_KEY = env_secret("CHARTER_FIELD_ENCRYPTION_KEY") or SECRET_KEY
 CHARTER_SOURCE_STATEMENT_TIMEOUT_MS = env_int("CHARTER_SOURCE_STATEMENT_TIMEOUT_MS", default=30000)
+# An audit's pushed-down scan of a big table is legitimately long (10M rows with a regex
+# check: ~20 s on 2 cores); lock waits stay bounded by the source timeout above.
+CHARTER_AUDIT_STATEMENT_TIMEOUT_MS = env_int("CHARTER_AUDIT_STATEMENT_TIMEOUT_MS", default=900_000)
 # Where the hourly ledger anchor appends the chain head (copy it somewhere the app can't write).
 CHARTER_LEDGER_ANCHOR_PATH = Path(
     os.environ.get("CHARTER_LEDGER_ANCHOR_PATH", VAR_DIR / "ledger-anchor.jsonl")
@@ -241,9 +252,6 @@ CHARTER_LEDGER_ANCHOR_PATH = Path(
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-# An audit's pushed-down scan of a big table is legitimately long (10M rows with a regex
-# check: ~20 s on 2 cores); lock waits stay bounded by the source timeout above.
-CHARTER_AUDIT_STATEMENT_TIMEOUT_MS = env_int("CHARTER_AUDIT_STATEMENT_TIMEOUT_MS", default=900_000)
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
