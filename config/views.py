@@ -1,7 +1,9 @@
 """Project-wide pages: the home dashboard, health and error handlers."""
 
+import sys
+
 from django.contrib.auth.decorators import login_not_required
-from django.db import connection
+from django.db import InterfaceError, OperationalError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.template import loader
@@ -36,7 +38,19 @@ def error_404(request: HttpRequest, exception=None) -> HttpResponse:
 
 def error_500(request: HttpRequest) -> HttpResponse:
     """The error page in the portal's look; without the user's context if that fails too."""
+    if isinstance(sys.exc_info()[1], OperationalError | InterfaceError):
+        return _database_unavailable()
     try:
         return render(request, "errors/500.html", status=500)
     except Exception:  # noqa: BLE001  e.g. the database is down: the layout's context needs it
         return HttpResponse(loader.render_to_string("errors/500.html"), status=500)
+
+
+def _database_unavailable() -> HttpResponse:
+    """The database is unreachable (restarting, failing over): a 503 to retry, not a 500.
+
+    Rendered without the request: the layout's context (user, menus) needs the database.
+    """
+    response = HttpResponse(loader.render_to_string("errors/503.html"), status=503)
+    response["Retry-After"] = "30"
+    return response
