@@ -27,7 +27,8 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import DateTimeField, Q, Value
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from access.policies import can_register_model_version, datasets_for
@@ -99,23 +100,70 @@ def lineage_event_receive(
 
 
 class _Batch:
-    """What the events of one batch share: posters, datasets by OpenLineage name, the posters'
-    rights on those datasets, jobs. Forgotten when an event's savepoint rolls back (rows it
-    created are gone)."""
+    """What the events of one batch share: posters, their runs (locked), datasets by OpenLineage
+    name, the posters' rights on those datasets, jobs. All but the posters are forgotten when a
+    savepoint rolls back (rows it created are gone, rows it changed are as they were)."""
 
-    def __init__(self) -> None:
-        self.users: dict[int, AbstractBaseUser] = {}
+    def __init__(self, events: list[LineageEvent]) -> None:
+        ids = {e.submitted_by_id for e in events if e.submitted_by_id}
+        self.users: dict[int, AbstractBaseUser] = get_user_model().objects.in_bulk(ids)
+        self.events = events
+        self.parsed: dict[int, ParsedEvent] = {}
         self.forget()
 
     def forget(self) -> None:
         self.datasets: dict[tuple[str, str], Dataset] = {}
         self.rights: dict[tuple[int, str, int], bool] = {}
         self.jobs: dict[tuple[str, str], Job] = {}
+        self.runs: dict[uuid.UUID, Run | None] = {}  # None: known not to exist yet
 
-    def load_users(self, events: list[LineageEvent]) -> None:
-        ids = {e.submitted_by_id for e in events if e.submitted_by_id} - self.users.keys()
-        if ids:
-            self.users.update(get_user_model().objects.in_bulk(ids))
+    def preload(self) -> None:
+        """Read what the whole batch names in a constant number of queries: its runs (locked),
+        its jobs, its datasets by OpenLineage name, and each poster's view right on them."""
+        run_ids = {e.run_id for e in self.events if e.run_id}
+        self.runs = dict.fromkeys(run_ids)
+        self.runs.update(
+            {r.run_id: r for r in Run.objects.select_for_update().filter(run_id__in=run_ids)}
+        )
+        named: dict[int | None, set[tuple[str, str]]] = {}
+        jobs: set[tuple[str, str]] = set()
+        for event in self.events:
+            parsed = self.parsed_event(event)
+            specs = parsed.inputs + parsed.outputs + ([parsed.dataset] if parsed.dataset else [])
+            named.setdefault(event.submitted_by_id, set()).update(
+                (s.namespace, s.name) for s in specs
+            )
+            if parsed.job:
+                jobs.add((parsed.job[0][:500], parsed.job[1][:500]))
+        self._load_jobs(jobs)
+        self.load_datasets(set().union(*named.values()))
+        for user_id, keys in named.items():
+            user = self.users.get(user_id) if user_id else None
+            found = [self.datasets[k] for k in keys if k in self.datasets]
+            if user is not None and found:
+                self.allowed(user, "view", found)
+
+    def parsed_event(self, event: LineageEvent) -> ParsedEvent:
+        if event.pk not in self.parsed:
+            self.parsed[event.pk] = parse_payload(event.payload, key=event.dedupe_key)
+        return self.parsed[event.pk]
+
+    def _load_jobs(self, keys: set[tuple[str, str]]) -> None:
+        if keys:
+            query = Q()
+            for namespace, name in keys:
+                query |= Q(namespace=namespace, name=name)
+            self.jobs.update({(j.namespace, j.name): j for j in Job.objects.filter(query)})
+
+    def load_datasets(self, keys: set[tuple[str, str]]) -> None:
+        """Datasets by (namespace, name): one query on the unique index of DatasetRef."""
+        unknown = keys - self.datasets.keys()
+        if unknown:
+            query = Q()
+            for namespace, name in unknown:
+                query |= Q(namespace=namespace, name=name)
+            for ref in DatasetRef.objects.select_related("dataset").filter(query):
+                self.datasets[(ref.namespace, ref.name)] = ref.dataset
 
     def allowed(self, user: AbstractBaseUser, action: str, datasets: list[Dataset]) -> set[int]:
         """Ids among `datasets` the user may `action`: one policy query for those not yet known."""
@@ -150,9 +198,7 @@ def lineage_event_process(*, event_id: int) -> LineageEvent | None:
                 logger.info("lineage event %s already processed or being processed", event_id)
                 return None
             event = events[0]
-            batch = _Batch()
-            batch.load_users(events)
-            _event_apply(batch, event)
+            _event_apply(_Batch(events), event)
             _mark_processed(event)
             event.save(update_fields=["status", "processed_at", "notes"])
             return event
@@ -192,16 +238,28 @@ def lineage_events_sweep() -> int:
 
 
 def _batch_process(query: Q) -> int:
-    """Claim one batch and apply its events, each in a savepoint: one bad event is marked
-    failed with its reason and does not undo the others."""
+    """Claim one batch and apply its events in one savepoint (the fast path). If one fails,
+    that savepoint is undone and the batch is applied again one savepoint per event, so only
+    the bad event is marked failed, with its reason."""
     with transaction.atomic():
         events = _claim(query, BATCH_SIZE)
         if not events:
             return 0
-        batch = _Batch()
-        batch.load_users(events)
-        for event in events:
-            _event_apply_isolated(batch, event)
+        batch = _Batch(events)
+        try:
+            with transaction.atomic():
+                batch.preload()
+                for event in events:
+                    _event_apply(batch, event)
+                    _mark_processed(event)
+        except Exception:  # noqa: BLE001 - each event's own outcome is found and recorded below
+            logger.info(
+                "lineage batch of %s: an event failed; applying them one by one", len(events)
+            )
+            batch.forget()
+            for event in events:
+                event.processed_at = None
+                _event_apply_isolated(batch, event)
         LineageEvent.objects.bulk_update(events, ["status", "processed_at", "notes"])
     return len(events)
 
@@ -273,7 +331,7 @@ def _event_apply(batch: _Batch, event: LineageEvent) -> None:
     4. Apply facets: schema -> columns, columnLineage -> column edges, quality -> results,
        version -> exact dataset versions, charter_modelVersion -> a registered model version.
     """
-    parsed = parse_payload(event.payload, key=event.dedupe_key)
+    parsed = batch.parsed_event(event)
     ctx = _Context(batch, event)
     if parsed.event_type == "DatasetEvent":
         assert parsed.dataset is not None
@@ -290,7 +348,9 @@ def _process_job_event(ctx: _Context, parsed: ParsedEvent) -> None:
     job = _job_upsert(
         ctx.batch, namespace=parsed.job[0], name=parsed.job[1], payload=parsed.payload
     )
-    run = _run_upsert(job=job, parsed=parsed) if parsed.event_type == "RunEvent" else None
+    run = (
+        _run_upsert(ctx.batch, job=job, parsed=parsed) if parsed.event_type == "RunEvent" else None
+    )
     found = _datasets_for_specs(ctx, parsed.inputs + parsed.outputs)
     pairs = list(zip(parsed.inputs + parsed.outputs, found, strict=True))
     inputs = [(s, d) for s, d in pairs[: len(parsed.inputs)] if d is not None]
@@ -304,10 +364,8 @@ def _process_job_event(ctx: _Context, parsed: ParsedEvent) -> None:
         for _, d in outputs
     ]
     now = parsed.event_time
-    edges_upsert(edges=wanted, run=run, at=now)
     closes = parsed.event_type == "JobEvent" or parsed.event_kind == RunState.COMPLETE
-    if closes and (parsed.inputs or parsed.outputs):
-        _edges_close_for_job(job=job, keep=wanted, at=now)
+    _job_edges_sync(job=job, wanted=wanted, run=run, at=now, close_others=closes and bool(pairs))
     for spec, dataset in inputs + outputs:
         _apply_dataset_facets(ctx, dataset, spec, run=run)
     for spec, dataset in outputs:
@@ -333,11 +391,15 @@ def _job_upsert(batch: _Batch, *, namespace: str, name: str, payload: dict[str, 
     return job
 
 
-def _run_upsert(*, job: Job, parsed: ParsedEvent) -> Run:
-    """The run, locked, with this event's state folded in: a SELECT and one INSERT or UPDATE
-    (a concurrent INSERT of the same runId fails the unique key and the event is tried again)."""
+def _run_upsert(batch: _Batch, *, job: Job, parsed: ParsedEvent) -> Run:
+    """The run, locked, with this event's state folded in: one INSERT or UPDATE when the batch
+    has read its runs (a concurrent INSERT of the same runId fails the unique key, and the event
+    is tried again)."""
     run_facets = (parsed.payload.get("run") or {}).get("facets") or {}
-    run = Run.objects.select_for_update().filter(run_id=parsed.run_id).first()
+    if parsed.run_id in batch.runs:
+        run = batch.runs[parsed.run_id]
+    else:
+        run = Run.objects.select_for_update().filter(run_id=parsed.run_id).first()
     if run is None:
         run = Run(run_id=parsed.run_id, job=job)
     run.facets = {**run.facets, **run_facets}
@@ -354,18 +416,56 @@ def _run_upsert(*, job: Job, parsed: ParsedEvent) -> Run:
     if kind in TERMINAL_STATES:
         run.ended_at = parsed.event_time
     run.save()
+    batch.runs[parsed.run_id] = run
     return run
 
 
-def _edges_close_for_job(*, job: Job, keep: list[tuple], at: datetime) -> None:
-    keep_keys = {(e[0], e[1], e[2], e[3], e[4]) for e in keep}
-    open_edges = LineageEdge.objects.filter(
-        Q(src_kind=NodeKind.JOB, src_id=job.pk) | Q(dst_kind=NodeKind.JOB, dst_id=job.pk),
-        kind__in=[EdgeKind.READ, EdgeKind.WROTE],
-        valid_to__isnull=True,
-        created_at__lte=at,
-    ).values_list("pk", "src_kind", "src_id", "dst_kind", "dst_id", "kind")
-    stale = [pk for pk, *key in open_edges if tuple(key) not in keep_keys]
+def _job_edges_sync(
+    *, job: Job, wanted: list[tuple], run: Run | None, at: datetime, close_others: bool
+) -> None:
+    """Open (or refresh) the job's read/wrote edges this event names and, when it states the
+    job's complete inputs and outputs (`close_others`), close its other open edges older than
+    the event. One SELECT of the job's open edges, then one INSERT and one UPDATE at most."""
+    by_key = {(e[0], e[1], e[2], e[3], e[4]): e[5] for e in wanted}
+    open_edges = {
+        (e.src_kind, e.src_id, e.dst_kind, e.dst_id, e.kind): e
+        for e in LineageEdge.objects.filter(
+            Q(src_kind=NodeKind.JOB, src_id=job.pk) | Q(dst_kind=NodeKind.JOB, dst_id=job.pk),
+            kind__in=[EdgeKind.READ, EdgeKind.WROTE],
+            valid_to__isnull=True,
+        )
+    }
+    new, refreshed, stale = [], {}, []
+    for key, version in by_key.items():
+        edge = open_edges.pop(key, None)
+        if edge is None:
+            new.append(
+                LineageEdge(
+                    src_kind=key[0],
+                    src_id=key[1],
+                    dst_kind=key[2],
+                    dst_id=key[3],
+                    kind=key[4],
+                    dataset_version=version,
+                    last_run=run,
+                    created_at=at,
+                    last_seen_at=at,
+                )
+            )
+            continue
+        refreshed.setdefault(version, []).append(edge.pk)
+    if close_others:  # open, but not named by this event
+        stale = [e.pk for e in open_edges.values() if e.created_at <= at]
+    LineageEdge.objects.bulk_create(new)
+    for version, ids in refreshed.items():  # one UPDATE, or one per version the event names
+        seen: dict[str, Any] = {
+            "last_seen_at": Greatest("last_seen_at", Value(at, output_field=DateTimeField()))
+        }
+        if run is not None:
+            seen["last_run"] = run
+        if version is not None:
+            seen["dataset_version"] = version
+        LineageEdge.objects.filter(pk__in=ids).update(**seen)
     if stale:
         LineageEdge.objects.filter(pk__in=stale).update(valid_to=at)
 
@@ -418,13 +518,7 @@ def _datasets_for_specs(ctx: _Context, specs: list[DatasetSpec]) -> list[Dataset
     """
     batch = ctx.batch
     keys = [(s.namespace, s.name) for s in specs]
-    unknown = {k for k in keys if k not in batch.datasets}
-    if unknown:
-        by_name = Q()
-        for namespace, name in unknown:
-            by_name |= Q(namespace=namespace, name=name)
-        for ref in DatasetRef.objects.select_related("dataset").filter(by_name):
-            batch.datasets[(ref.namespace, ref.name)] = ref.dataset
+    batch.load_datasets(set(keys))
     found = [
         batch.datasets.get(k) or _dataset_unreferenced(ctx, s)
         for k, s in zip(keys, specs, strict=True)
