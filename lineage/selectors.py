@@ -1,14 +1,20 @@
-"""Reads of the lineage graph: one recursive SQL query per walk (PostgreSQL and SQLite), then one
-batched query per node kind for the details, never a query per node."""
+"""Reads of the lineage graph: one recursive SQL query per walk (PostgreSQL and SQLite); impact
+analysis walks breadth first with a visited set, one query per hop; then one batched query per
+node kind for the details, never a query per node."""
 
+import itertools
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import connection
-from django.db.models import Count, Max, Prefetch, QuerySet
+from django.db.models import BooleanField, Count, Max, Prefetch, Q, QuerySet
+from django.db.models.expressions import RawSQL
 
 from catalog.models import Dataset
 from lineage.models import (
@@ -41,14 +47,17 @@ class Walk:
     truncated: bool = False
 
 
+def _alive_sql(as_of: datetime | None) -> tuple[str, list[Any]]:
+    """Edges of the graph as it is now, or as it was at `as_of` (for an edge aliased `e`)."""
+    if as_of is None:
+        return "e.valid_to IS NULL", []
+    return "e.created_at <= %s AND (e.valid_to IS NULL OR e.valid_to > %s)", [as_of, as_of]
+
+
 def _walk_sql(direction: str, as_of: datetime | None) -> tuple[str, list[Any]]:
     table = LineageEdge._meta.db_table
     near, far = ("dst", "src") if direction == UPSTREAM else ("src", "dst")
-    if as_of is None:
-        when, params = "e.valid_to IS NULL", []
-    else:
-        when = "e.created_at <= %s AND (e.valid_to IS NULL OR e.valid_to > %s)"
-        params = [as_of, as_of]
+    when, params = _alive_sql(as_of)
     sql = f"""
         WITH RECURSIVE walk(kind, id, depth, edge_id) AS (
             SELECT CAST(%s AS VARCHAR(20)), CAST(%s AS BIGINT), 0, CAST(NULL AS BIGINT)
@@ -153,8 +162,6 @@ def lineage_node_details(
 ) -> dict[NodeKey, NodeInfo]:
     """Describe nodes for display in one query per kind; datasets `user` may not see are redacted
     (their name, owner and status are withheld, their place in the graph is kept)."""
-    from django.urls import reverse
-
     by_kind: dict[str, list[int]] = defaultdict(list)
     for kind, pk in keys:
         by_kind[kind].append(pk)
@@ -162,14 +169,16 @@ def lineage_node_details(
     if by_kind[NodeKind.DATASET]:
         ids = by_kind[NodeKind.DATASET]
         seen = set(visible.filter(pk__in=ids).values_list("pk", flat=True))
+        detail_url = url_filler("catalog:dataset-detail", "name")
+        lineage_url = url_filler("lineage:dataset-lineage", "name")
         for ds in Dataset.objects.filter(pk__in=seen).select_related("owner"):
             tone = {"discovered": "warn", "deprecated": "bad"}.get(ds.status, "ok")
             out[(NodeKind.DATASET, ds.pk)] = NodeInfo(
                 key=(NodeKind.DATASET, ds.pk),
                 kind=NodeKind.DATASET,
                 label=ds.name,
-                url=_safe_reverse("catalog:dataset-detail", name=ds.name),
-                lineage_url=reverse("lineage:dataset-lineage", kwargs={"name": ds.name}),
+                url=detail_url(name=ds.name),
+                lineage_url=lineage_url(name=ds.name),
                 badge=ds.get_status_display().split(" (")[0],
                 badge_tone=tone,
                 owner=ds.owner.get_username() if ds.owner else "",
@@ -187,6 +196,7 @@ def lineage_node_details(
             )
     if by_kind[NodeKind.JOB]:
         last = {}
+        job_url = url_filler("lineage:job-detail", "pk")
         for run in Run.objects.filter(job_id__in=by_kind[NodeKind.JOB]).order_by(
             "job_id", "-created_at"
         ):
@@ -201,11 +211,12 @@ def lineage_node_details(
                 kind=NodeKind.JOB,
                 label=job.name,
                 sub=job.namespace,
-                url=reverse("lineage:job-detail", kwargs={"pk": job.pk}),
+                url=job_url(pk=job.pk),
                 badge=run.state if run else "",
                 badge_tone=tone,
             )
     if by_kind[NodeKind.MODEL_VERSION]:
+        mv_url = url_filler("lineage:model-version-detail", "name", "version")
         for mv in ModelVersion.objects.filter(
             pk__in=by_kind[NodeKind.MODEL_VERSION]
         ).select_related("model", "owner"):
@@ -213,7 +224,7 @@ def lineage_node_details(
                 key=(NodeKind.MODEL_VERSION, mv.pk),
                 kind=NodeKind.MODEL_VERSION,
                 label=f"{mv.model.name} {mv.version}",
-                url=mv.get_absolute_url(),
+                url=mv_url(name=mv.model.name, version=mv.version),
                 owner=mv.owner.get_username() if mv.owner else "",
             )
     for key in keys:
@@ -221,13 +232,130 @@ def lineage_node_details(
     return out
 
 
-def _safe_reverse(url_name: str, **kwargs: Any) -> str:
-    from django.urls import NoReverseMatch, reverse
+def _one_of(column: str, ids: list[int]) -> tuple[str, list[Any]]:
+    """`column` is one of `ids`: one array parameter on PostgreSQL (an IN list of thousands of
+    parameters costs more to send and parse than the lookup itself), an IN list elsewhere."""
+    if connection.vendor == "postgresql":
+        return f"{column} = ANY(%s)", [ids]
+    return f"{column} IN ({', '.join(['%s'] * len(ids))})", list(ids)
 
-    try:
-        return reverse(url_name, kwargs=kwargs)
-    except NoReverseMatch:
-        return ""
+
+def _pk_one_of(model: type, ids: list[int]) -> Q | RawSQL:
+    """A filter for rows of `model` whose primary key is one of `ids` (see `_one_of`)."""
+    if connection.vendor != "postgresql":
+        return Q(pk__in=ids)
+    qn = connection.ops.quote_name
+    sql, params = _one_of(f"{qn(model._meta.db_table)}.{qn(model._meta.pk.column)}", ids)
+    return RawSQL(sql, params, output_field=BooleanField())  # noqa: S611 - names are ours
+
+
+def _next_nodes(frontier: list[NodeKey], as_of: datetime | None) -> list[NodeKey]:
+    """The distinct nodes one hop downstream of `frontier`: one query, an index scan per kind."""
+    ids: dict[str, list[int]] = defaultdict(list)
+    for kind, pk in frontier:
+        ids[kind].append(pk)
+    when, params = _alive_sql(as_of)
+    sources = []
+    for kind, pks in ids.items():
+        match, match_params = _one_of("e.src_id", pks)
+        sources.append(f"(e.src_kind = %s AND {match})")
+        params += [kind, *match_params]
+    sql = f"""
+        SELECT DISTINCT e.dst_kind, e.dst_id FROM {LineageEdge._meta.db_table} e
+        WHERE {when} AND ({" OR ".join(sources)})
+    """  # noqa: S608 - table and column names are ours; values are parameters
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [(kind, int(pk)) for kind, pk in cursor.fetchall()]
+
+
+def lineage_reach(
+    *, start: NodeKey, as_of: datetime | None = None, cap: int = IMPACT_CAP
+) -> tuple[dict[NodeKey, int], bool]:
+    """Everything downstream of `start` (not `start` itself) with its distance in hops, nearest
+    first, at most `cap` nodes; the flag says the cap cut the walk.
+
+    Breadth first with a visited set, one query per hop: each node is expanded once, at its
+    nearest depth, however many paths lead to it (a recursive CTE cannot drop a node it has
+    already seen at another depth, so its rows grow with paths). Cycle-safe; stops at
+    MAX_DEPTH hops or as soon as the cap is passed."""
+    seen = {start}
+    depths: dict[NodeKey, int] = {}
+    frontier = [start]
+    depth = 0
+    while frontier and depth < MAX_DEPTH and len(depths) <= cap:
+        depth += 1
+        frontier = [key for key in _next_nodes(frontier, as_of) if key not in seen]
+        seen.update(frontier)
+        depths.update((key, depth) for key in frontier)
+    truncated = len(depths) > cap
+    if truncated:  # keep the nearest `cap`: dicts keep insertion (breadth-first) order
+        depths = dict(itertools.islice(depths.items(), cap))
+    return depths, truncated
+
+
+def url_filler(url_name: str, *kwargs: str) -> Callable[..., str]:
+    """`reverse()` once for a URL pattern, then fill values in per node by formatting, quoted as
+    reverse() quotes them (reverse() per node cost most of impact analysis). Values that the
+    `<str:>`/`<int:>` converters would refuse (empty, or holding '/') give "" as a failed
+    reverse does."""
+    from django.urls import reverse
+    from django.utils.http import RFC3986_SUBDELIMS
+
+    markers = {name: f"{_URL_MARKER}{i}" for i, name in enumerate(kwargs)}
+    pattern = reverse(url_name, kwargs=markers)
+    for name, marker in markers.items():
+        pattern = pattern.replace(marker, "{" + name + "}", 1)
+    safe = RFC3986_SUBDELIMS + "/~:@"
+
+    def fill(**values: Any) -> str:
+        parts = {k: str(v) for k, v in values.items()}
+        if any(not v or "/" in v for v in parts.values()):
+            return ""
+        return pattern.format(**{k: quote(v, safe=safe) for k, v in parts.items()})
+
+    return fill
+
+
+_URL_MARKER = "90817263544536271809"  # digits, so both the int and str converters accept it
+
+
+def _impact_datasets(ids: list[int], visible: QuerySet[Dataset]) -> dict[NodeKey, tuple]:
+    """(name, owner, url) of the datasets among `ids` that `visible` lets the user see."""
+    if not ids:
+        return {}
+    url = url_filler("catalog:dataset-detail", "name")
+    owner = f"owner__{get_user_model().USERNAME_FIELD}"
+    rows = visible.filter(_pk_one_of(Dataset, ids)).order_by().values_list("pk", "name", owner)
+    return {(NodeKind.DATASET, pk): (name, owner or "", url(name=name)) for pk, name, owner in rows}
+
+
+def _impact_jobs(ids: list[int]) -> dict[NodeKey, tuple]:
+    if not ids:
+        return {}
+    url = url_filler("lineage:job-detail", "pk")
+    rows = Job.objects.filter(_pk_one_of(Job, ids)).order_by().values_list("pk", "name")
+    return {(NodeKind.JOB, pk): (name, "", url(pk=pk)) for pk, name in rows}
+
+
+def _impact_model_versions(ids: list[int]) -> dict[NodeKey, tuple]:
+    if not ids:
+        return {}
+    url = url_filler("lineage:model-version-detail", "name", "version")
+    owner = f"owner__{get_user_model().USERNAME_FIELD}"
+    rows = (
+        ModelVersion.objects.filter(_pk_one_of(ModelVersion, ids))
+        .order_by()
+        .values_list("pk", "model__name", "version", owner)
+    )
+    return {
+        (NodeKind.MODEL_VERSION, pk): (
+            f"{model} {version}",
+            owner or "",
+            url(name=model, version=version),
+        )
+        for pk, model, version, owner in rows
+    }
 
 
 def lineage_impact(
@@ -238,48 +366,49 @@ def lineage_impact(
     as_of: datetime | None = None,
 ) -> dict[str, Any]:
     """Everything downstream of `start` (datasets, jobs, model versions) with owners, capped at
-    10,000 nodes; invisible datasets are counted but not named."""
-    walk = lineage_walk(start=start, direction=DOWNSTREAM, depth=MAX_DEPTH, as_of=as_of)
-    keys = [k for k in walk.nodes if k != start]
-    details = lineage_node_details(user=user, keys=keys, visible=visible)
-    groups: dict[str, list[dict[str, Any]]] = {"datasets": [], "jobs": [], "model_versions": []}
-    hidden = 0
-    names = {
-        NodeKind.DATASET: "datasets",
-        NodeKind.JOB: "jobs",
-        NodeKind.MODEL_VERSION: "model_versions",
+    10,000 nodes; datasets outside `visible` (the user's view from access.policies) and removed
+    nodes are counted but not named. One walk query, then one query per node kind."""
+    depths, truncated = lineage_reach(start=start, as_of=as_of)
+    ids: dict[str, list[int]] = defaultdict(list)
+    for kind, pk in depths:
+        ids[kind].append(pk)
+    described = {
+        **_impact_datasets(ids[NodeKind.DATASET], visible),
+        **_impact_jobs(ids[NodeKind.JOB]),
+        **_impact_model_versions(ids[NodeKind.MODEL_VERSION]),
     }
-    for key in sorted(keys, key=lambda k: (walk.nodes[k], k)):
-        info = details[key]
-        if info.redacted:
-            hidden += 1
+    groups: dict[str, list[dict[str, Any]]] = {"datasets": [], "jobs": [], "model_versions": []}
+    group_of = {
+        NodeKind.DATASET: groups["datasets"],
+        NodeKind.JOB: groups["jobs"],
+        NodeKind.MODEL_VERSION: groups["model_versions"],
+    }
+    owners: set[str] = set()
+    for depth, key in sorted((d, k) for k, d in depths.items()):
+        found = described.get(key)
+        if found is None:
             continue
-        groups[names[key[0]]].append(
-            {
-                "kind": key[0],
-                "id": key[1],
-                "name": info.label,
-                "owner": info.owner,
-                "depth": walk.nodes[key],
-                "url": info.url,
-            }
+        name, owner, url = found
+        owners.add(owner)
+        group_of[key[0]].append(
+            {"kind": key[0], "id": key[1], "name": name, "owner": owner, "depth": depth, "url": url}
         )
-    owners = sorted({item["owner"] for g in groups.values() for item in g if item["owner"]})
+    owners.discard("")
     return {
         **groups,
-        "owners": owners,
-        "hidden_count": hidden,
-        "truncated": walk.truncated,
-        "total": len(keys),
+        "owners": sorted(owners),
+        "hidden_count": len(depths) - len(described),
+        "truncated": truncated,
+        "total": len(depths),
     }
 
 
 def impact_owner_ids(*, dataset: Dataset) -> list[int]:
     """Ids of the owners and stewards of datasets and model versions downstream of `dataset`
     (for notifications; no permission filter: owners are told about their own assets)."""
-    walk = lineage_downstream_of(start=(NodeKind.DATASET, dataset.pk), depth=MAX_DEPTH)
-    ds_ids = [pk for kind, pk in walk.nodes if kind == NodeKind.DATASET and pk != dataset.pk]
-    mv_ids = [pk for kind, pk in walk.nodes if kind == NodeKind.MODEL_VERSION]
+    depths, _ = lineage_reach(start=(NodeKind.DATASET, dataset.pk))
+    ds_ids = [pk for kind, pk in depths if kind == NodeKind.DATASET]
+    mv_ids = [pk for kind, pk in depths if kind == NodeKind.MODEL_VERSION]
     ids = set(
         Dataset.objects.filter(pk__in=ds_ids, owner__isnull=False).values_list(
             "owner_id", flat=True

@@ -94,9 +94,14 @@ def index(request: HttpRequest) -> HttpResponse:
     return render(request, "lineage/index.html", context)
 
 
+GRAPH_DEPTH_DEFAULT, GRAPH_DEPTH_MAX = 1, 3  # issue 8: default depth 1, UI maximum 3
+
+
 def _graph_context(request: HttpRequest, start: tuple[str, int]) -> dict[str, Any]:
-    raw_depth = request.GET.get("depth", "2")
-    depth = max(1, min(int(raw_depth), 10)) if raw_depth.isdigit() else 2
+    raw_depth = request.GET.get("depth", "")
+    depth = GRAPH_DEPTH_DEFAULT
+    if raw_depth.isdigit():
+        depth = max(1, min(int(raw_depth), GRAPH_DEPTH_MAX))
     as_of = parse_as_of(request.GET.get("as_of"))
     expand = [n for n in (parse_node(v) for v in request.GET.getlist("expand")) if n]
     walk = selectors.lineage_neighbourhood(start=start, depth=depth, as_of=as_of, expand=expand)
@@ -113,6 +118,7 @@ def _graph_context(request: HttpRequest, start: tuple[str, int]) -> dict[str, An
         "graph": graph.layout(walk, details, expand_url),
         "walk": walk,
         "depth": depth,
+        "depth_choices": range(1, GRAPH_DEPTH_MAX + 1),
         "as_of": request.GET.get("as_of", ""),
         "expanded": expand,
         "node_count": len(walk.nodes),

@@ -87,6 +87,13 @@ def test_steward_explores_lineage_to_the_model_version(live_server, login, page,
     page.locator(f"a[href='/lineage/datasets/{orders.name}/']").first.click()
     page.wait_for_load_state()
     graph = page.locator("svg.lineage-svg")
+    assert graph.locator("text", has_text="ingest.orders").count() == 1  # 1 hop: default depth
+    assert graph.locator("text", has_text="order-features").count() == 0  # 2 hops
+    assert page.locator("#lg-depth option").all_inner_texts() == ["1", "2", "3"]  # UI max 3
+    page.locator("#lg-depth").select_option("2")
+    page.locator("#graph form button[type=submit]").click()
+    page.wait_for_load_state()
+    assert "depth=2" in page.url
     assert graph.locator("text", has_text="ingest.orders").count() == 1  # upstream job
     assert graph.locator("text", has_text="orders.json").count() == 1  # upstream (discovered)
     assert graph.locator("text", has_text="features.orders").count() == 1  # downstream job

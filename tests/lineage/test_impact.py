@@ -1,0 +1,176 @@
+"""Impact analysis: each node once at its nearest depth, an exact cap, redaction through the
+access policies, cheap URLs that match reverse(), and a query count that does not grow."""
+
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from access.policies import datasets_for
+from catalog.models import Sensitivity
+from lineage import selectors
+from lineage.models import EdgeKind, Job, Model, ModelVersion, NodeKind
+from lineage.services import edge_remove, edges_upsert
+from tests.lineage.conftest import make_dataset
+
+pytestmark = pytest.mark.django_db
+
+D, J, MV = NodeKind.DATASET, NodeKind.JOB, NodeKind.MODEL_VERSION
+
+
+def link(*pairs, at=None):
+    """Edges between (kind, pk) nodes: read into a job, written by a job, trained on."""
+    kinds = {(D, J): EdgeKind.READ, (J, D): EdgeKind.WROTE, (D, MV): EdgeKind.TRAINED_ON}
+    edges = [(a[0], a[1], b[0], b[1], kinds[(a[0], b[0])], None) for a, b in pairs]
+    edges_upsert(edges=edges, run=None, at=at or timezone.now())
+
+
+def node(obj):
+    kind = {"Dataset": D, "Job": J, "ModelVersion": MV}[type(obj).__name__]
+    return (kind, obj.pk)
+
+
+def layered(width: int, layers: int, prefix: str = "l"):
+    """Every dataset of a layer feeds every job of the next; many paths lead to each node."""
+    grid = [[make_dataset(f"{prefix}-{i}-{k}") for k in range(width)] for i in range(layers)]
+    pairs = []
+    for i in range(1, layers):
+        for k, out in enumerate(grid[i]):
+            job = Job.objects.create(namespace=prefix, name=f"{prefix}-job-{i}-{k}")
+            pairs += [(node(src), node(job)) for src in grid[i - 1]]
+            pairs.append((node(job), node(out)))
+    link(*pairs)
+    return grid
+
+
+def test_each_node_once_at_its_nearest_depth():
+    a, b, c = make_dataset("a"), make_dataset("b"), make_dataset("c")
+    long1, long2, short = (Job.objects.create(namespace="n", name=n) for n in ("l1", "l2", "s"))
+    # a -> l1 -> b -> l2 -> c, and a shortcut a -> s -> c
+    link(
+        (node(a), node(long1)),
+        (node(long1), node(b)),
+        (node(b), node(long2)),
+        (node(long2), node(c)),
+        (node(a), node(short)),
+        (node(short), node(c)),
+    )
+    depths, truncated = selectors.lineage_reach(start=node(a))
+    assert depths == {node(long1): 1, node(short): 1, node(b): 2, node(c): 2, node(long2): 3}
+    assert not truncated
+
+
+def test_many_paths_do_not_multiply_rows():
+    grid = layered(width=4, layers=4)  # 4**3 paths to the last layer, 4 + 12 nodes downstream
+    depths, truncated = selectors.lineage_reach(start=node(grid[0][0]))
+    assert len(depths) == 3 * 4 + 3 * 4 and not truncated
+    assert {depths[node(d)] for d in grid[3]} == {6}
+
+
+def test_cycles_back_to_the_start_terminate():
+    a, b = make_dataset("a"), make_dataset("b")
+    there, back = Job.objects.create(name="there"), Job.objects.create(name="back")
+    link(
+        (node(a), node(there)),
+        (node(there), node(b)),
+        (node(b), node(back)),
+        (node(back), node(a)),
+    )
+    depths, _ = selectors.lineage_reach(start=node(a))
+    assert depths == {node(there): 1, node(b): 2, node(back): 3}
+
+
+def test_cap_is_exact_keeps_the_nearest_and_flags_truncation():
+    grid = layered(width=3, layers=3)
+    everything, cut = selectors.lineage_reach(start=node(grid[0][0]))
+    assert len(everything) == 12 and not cut
+    exactly, cut = selectors.lineage_reach(start=node(grid[0][0]), cap=12)
+    assert exactly == everything and not cut
+    capped, cut = selectors.lineage_reach(start=node(grid[0][0]), cap=5)
+    assert cut and len(capped) == 5
+    nearest = sorted(everything.values())[:5]
+    assert sorted(capped.values()) == nearest
+
+
+def test_as_of_reads_the_past_graph():
+    past = timezone.now() - timedelta(days=10)
+    a, b = make_dataset("a"), make_dataset("b")
+    job = Job.objects.create(name="j")
+    link((node(a), node(job)), (node(job), node(b)), at=past)
+    edge_remove(edge=job_edge(job, b), at=past + timedelta(days=5))
+    now, _ = selectors.lineage_reach(start=node(a))
+    then, _ = selectors.lineage_reach(start=node(a), as_of=past + timedelta(days=1))
+    assert now == {node(job): 1}
+    assert then == {node(job): 1, node(b): 2}
+
+
+def job_edge(job, dataset):
+    from lineage.models import LineageEdge
+
+    return LineageEdge.objects.get(src_kind=J, src_id=job.pk, dst_kind=D, dst_id=dataset.pk)
+
+
+def test_impact_redacts_what_the_policies_hide(engineer, steward, admin_user):
+    src, secret, after = make_dataset("src"), make_dataset("secret"), make_dataset("after")
+    secret.sensitivity = Sensitivity.RESTRICTED
+    secret.owner = steward
+    secret.save(update_fields=["sensitivity", "owner"])
+    j1, j2 = Job.objects.create(name="j1"), Job.objects.create(name="j2")
+    link((node(src), node(j1)), (node(j1), node(secret)), (node(secret), node(j2)))
+    link((node(j2), node(after)))
+
+    def impact(user):
+        visible = datasets_for(user, "view")
+        return selectors.lineage_impact(user=user, start=node(src), visible=visible)
+
+    hidden = impact(engineer)
+    assert [d["name"] for d in hidden["datasets"]] == ["after"]
+    assert hidden["hidden_count"] == 1 and hidden["total"] == 4
+    assert "stella" not in hidden["owners"] and "secret" not in str(hidden)
+    shown = impact(admin_user)
+    assert [d["name"] for d in shown["datasets"]] == ["secret", "after"]
+    assert shown["hidden_count"] == 0 and shown["owners"] == ["stella"]
+    assert [d["depth"] for d in shown["datasets"]] == [2, 4]
+
+
+def test_impact_urls_match_reverse(engineer):
+    start = make_dataset("start")
+    names = ["plain", "dots.and_under-score", "ünïcode name", "a%b?c#d&e"]
+    job = Job.objects.create(name="fan")
+    outs = [make_dataset(n) for n in names]
+    model = Model.objects.create(name="churn model")
+    mv = ModelVersion.objects.create(model=model, version="1.0 β")
+    link((node(start), node(job)), *[(node(job), node(d)) for d in outs])
+    link((node(outs[0]), node(mv)))
+    impact = selectors.lineage_impact(
+        user=engineer, start=node(start), visible=datasets_for(engineer, "view")
+    )
+    urls = {d["name"]: d["url"] for d in impact["datasets"]}
+    assert urls == {n: reverse("catalog:dataset-detail", kwargs={"name": n}) for n in names}
+    assert impact["jobs"][0]["url"] == reverse("lineage:job-detail", kwargs={"pk": job.pk})
+    assert impact["model_versions"][0]["url"] == mv.get_absolute_url()
+    assert impact["model_versions"][0]["name"] == "churn model 1.0 β"
+
+
+def test_url_filler_gives_nothing_for_what_reverse_refuses():
+    fill = selectors.url_filler("catalog:dataset-detail", "name")
+    assert fill(name="a/b") == "" and fill(name="") == ""
+
+
+def test_impact_queries_grow_with_hops_not_nodes(engineer):
+    """One query per hop walked (plus the empty one that ends the walk), one per node kind."""
+    model = Model.objects.create(name="m")
+    narrow = layered(width=1, layers=4, prefix="s")
+    link((node(narrow[3][0]), node(ModelVersion.objects.create(model=model, version="1"))))
+    wide = layered(width=4, layers=4, prefix="b")
+    link((node(wide[3][0]), node(ModelVersion.objects.create(model=model, version="2"))))
+    visible = datasets_for(engineer, "view")
+    with CaptureQueriesContext(connection) as few:
+        small = selectors.lineage_impact(user=engineer, start=node(narrow[0][0]), visible=visible)
+    with CaptureQueriesContext(connection) as many:
+        big = selectors.lineage_impact(user=engineer, start=node(wide[0][0]), visible=visible)
+    assert (small["total"], big["total"]) == (7, 25)
+    assert len(many.captured_queries) == len(few.captured_queries) == 8 + 3
