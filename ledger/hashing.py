@@ -130,3 +130,33 @@ def stored_event_digest(
         f'"target_repr":{q(target_repr)},"target_type":{q(target_type)}}}'
     )
     return sha256(text.encode()).hexdigest()
+
+
+def append_text_template(
+    *,
+    actor_id: int | None,
+    actor_username: str,
+    action: str,
+    target_type: str,
+    target_id: str,
+    target_repr: str,
+    data_json: str,
+) -> tuple[str, str, str, str]:
+    """The canonical text of an event around the three fields only its append can fix.
+
+    An event's time, previous hash and seq are known only under the append lock, so
+    PostgreSQL fills them in (`ledger_append`, migration 0004) and hashes:
+    ``t[0] + created_at + t[1] + prev_hash + t[2] + str(seq) + t[3]``. The result is the same
+    text as `stored_event_digest` builds (tests/bench/test_ledger_hashing.py): ISO times and
+    hex hashes need no JSON escaping. `data_json` is `canonical_json` of the stored data.
+    """
+    q = encode_basestring
+    return (
+        f'{{"action":{q(action)},'
+        f'"actor_id":{"null" if actor_id is None else int.__repr__(actor_id)},'
+        f'"actor_username":{q(actor_username)},"created_at":"',
+        f'","data":{data_json},"prev_hash":"',
+        '","seq":',
+        f',"target_id":{q(target_id)},"target_repr":{q(target_repr)},'
+        f'"target_type":{q(target_type)}}}',
+    )

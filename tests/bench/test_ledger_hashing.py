@@ -6,7 +6,13 @@ from datetime import UTC, datetime
 
 import pytest
 
-from ledger.hashing import canonical_json, event_hash, event_hash_text, stored_event_digest
+from ledger.hashing import (
+    append_text_template,
+    canonical_json,
+    event_hash,
+    event_hash_text,
+    stored_event_digest,
+)
 
 
 def _generic(**fields) -> str:
@@ -83,3 +89,27 @@ def test_unusual_types_fall_back_to_the_generic_path():
     import hashlib
 
     assert event_hash_text(**fields) == hashlib.sha256(canonical_json(fields).encode()).hexdigest()
+
+
+@pytest.mark.parametrize("text", AWKWARD)
+def test_append_template_filled_in_is_the_canonical_text(text):
+    """PostgreSQL fills seq, prev_hash and created_at into this template (migration 0004)."""
+    import hashlib
+
+    fields = {
+        "actor_id": None if text else 3,
+        "actor_username": text,
+        "action": f"dataset.{text}",
+        "target_type": text,
+        "target_id": text,
+        "target_repr": text[:300],
+    }
+    data = {"z": [1, 2.5, None, True], text: {"b": text}}
+    seq, prev_hash, created_at = 1234, "f" * 64, "2026-05-04T03:02:01.000007+00:00"
+    parts = append_text_template(**fields, data_json=canonical_json(data))
+    filled = parts[0] + created_at + parts[1] + prev_hash + parts[2] + str(seq) + parts[3]
+    expected = stored_event_digest(
+        seq, prev_hash, created_at, fields["actor_id"], fields["actor_username"],
+        fields["action"], fields["target_type"], fields["target_id"], fields["target_repr"], data,
+    )  # fmt: skip
+    assert hashlib.sha256(filled.encode()).hexdigest() == expected

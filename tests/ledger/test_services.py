@@ -73,3 +73,40 @@ def test_database_trigger_refuses_raw_update(steward):
         connection.cursor() as cursor,
     ):
         cursor.execute("UPDATE ledger_event SET action = 'x'")
+
+
+@pytest.mark.django_db
+def test_awkward_text_hashes_the_same_when_appended_and_verified(steward):
+    awkward = 'quote " \\ new\nline\ttab\x01 é 中文 🙂 \u2028'
+    event = ledger_record(
+        actor=steward,
+        action=f"test.{awkward}",
+        target=("catalog.dataset", awkward[:50]),
+        data={awkward: [awkward, 1.5, None], "nested": {"z": 1, "a": awkward}},
+    )
+    stored = Event.objects.get(seq=event.seq)
+    assert (stored.hash, stored.prev_hash, stored.created_at) == (
+        event.hash,
+        event.prev_hash,
+        event.created_at,
+    )
+    assert stored.data == event.data and stored.action == event.action
+    result = ledger_verify()
+    assert result.ok and result.head_hash == event.hash
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_event_rolls_back_with_its_act(steward):
+    from django.db import transaction
+
+    first = ledger_record(actor=steward, action="test.kept")
+    with pytest.raises(RuntimeError), transaction.atomic():
+        ledger_record(actor=steward, action="test.act_failed")
+        raise RuntimeError("the act fails after logging")
+    second = ledger_record(actor=steward, action="test.kept")
+    assert list(Event.objects.order_by("seq").values_list("action", flat=True)) == [
+        "test.kept",
+        "test.kept",
+    ]
+    assert second.seq == first.seq + 1 and second.prev_hash == first.hash
+    assert ledger_verify().ok
