@@ -145,8 +145,12 @@ def file_audit(scale: Scale) -> list[Figure]:
             group="audit",
             notes=(
                 f"profile + 10 checks + PII scan of 3 columns on {size_gb:.2f} GB "
-                f"({full / size_gb:.1f} s/GB), state {first['state']}; a second run on the same"
-                f" version (no profile) took {later['seconds']:.2f} s"
+                f"({full / size_gb:.1f} s/GB), state {first['state']}"
+                + (
+                    f"; a second run on the same version (no profile) took {later['seconds']:.2f} s"
+                    if len(runs) > 1
+                    else ""
+                )
             ),
             extra={"runs": runs},
         ),
