@@ -3,6 +3,7 @@ analysis walks breadth first with a visited set, one query per hop; then one bat
 node kind for the details, never a query per node."""
 
 import itertools
+import re
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -312,12 +313,15 @@ def url_filler(url_name: str, *kwargs: str) -> Callable[..., str]:
         parts = {k: str(v) for k, v in values.items()}
         if any(not v or "/" in v for v in parts.values()):
             return ""
-        return pattern.format(**{k: quote(v, safe=safe) for k, v in parts.items()})
+        return pattern.format(
+            **{k: v if _URL_PLAIN(v) else quote(v, safe=safe) for k, v in parts.items()}
+        )
 
     return fill
 
 
 _URL_MARKER = "90817263544536271809"  # digits, so both the int and str converters accept it
+_URL_PLAIN = re.compile(r"[A-Za-z0-9_.~-]+").fullmatch  # what quote() leaves alone (most names)
 
 
 def _impact_datasets(ids: list[int], visible: QuerySet[Dataset]) -> dict[NodeKey, tuple]:
