@@ -16,17 +16,18 @@ If the broker was down when an event was accepted, its task was never sent: the 
 import contextlib
 import hashlib
 import logging
+import os
+import random
 import re
 import time
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, OperationalError, transaction
 from django.db.models import DateTimeField, Q, Value
 from django.db.models.functions import Greatest
 from django.utils import timezone
@@ -59,7 +60,9 @@ MODEL_FACET = "charter_modelVersion"
 MODEL_DATA_FACET = "charter_modelData"
 BATCH_SIZE = 100  # events per transaction: amortises the claim, keeps row locks short
 DRAIN_SECONDS = 60  # one task stops draining after this; the next task or the sweeper goes on
-SWEEP_AFTER_SECONDS = 30  # a pending event this old lost its task (broker down, message lost)
+# a pending event this old lost its task (broker down at accept, message lost)
+TRANSIENT_SQLSTATES = {"40P01", "40001"}  # deadlock detected, serialization failure
+SWEEP_AFTER_SECONDS = int(os.environ.get("CHARTER_LINEAGE_SWEEP_SECONDS", "30"))
 
 
 # --- accepting -------------------------------------------------------------------------------
@@ -116,6 +119,9 @@ class _Batch:
         self.rights: dict[tuple[int, str, int], bool] = {}
         self.jobs: dict[tuple[str, str], Job] = {}
         self.runs: dict[uuid.UUID, Run | None] = {}  # None: known not to exist yet
+        self.matched: set[tuple[str, str]] = set()  # names looked up among catalog datasets
+        self.by_location: dict[str, Dataset] = {}
+        self.by_name: dict[str, Dataset] = {}
 
     def preload(self) -> None:
         """Read what the whole batch names in a constant number of queries: its runs (locked),
@@ -123,7 +129,10 @@ class _Batch:
         run_ids = {e.run_id for e in self.events if e.run_id}
         self.runs = dict.fromkeys(run_ids)
         self.runs.update(
-            {r.run_id: r for r in Run.objects.select_for_update().filter(run_id__in=run_ids)}
+            {
+                r.run_id: r
+                for r in Run.objects.select_for_update().filter(run_id__in=run_ids).order_by("pk")
+            }
         )
         named: dict[int | None, set[tuple[str, str]]] = {}
         jobs: set[tuple[str, str]] = set()
@@ -164,6 +173,34 @@ class _Batch:
                 query |= Q(namespace=namespace, name=name)
             for ref in DatasetRef.objects.select_related("dataset").filter(query):
                 self.datasets[(ref.namespace, ref.name)] = ref.dataset
+        self._load_matches(keys - self.datasets.keys() - self.matched)
+
+    def _load_matches(self, keys: set[tuple[str, str]]) -> None:
+        """Catalog datasets that names without a DatasetRef may be: by location (the name, or
+        namespace/name) or by catalog name. One query for all of them (location has no index:
+        one scan per batch, not one per name)."""
+        if not keys:
+            return
+        self.matched |= keys
+        locations = {n for _, n in keys} | {f"{ns}/{n}" for ns, n in keys}
+        names = {n for _, n in keys}
+        query = Q(location__in=locations) | Q(name__in=names)
+        for dataset in Dataset.objects.filter(query).order_by("pk"):
+            self.remember(dataset)
+
+    def remember(self, dataset: Dataset) -> None:
+        self.by_location.setdefault(dataset.location, dataset)
+        self.by_name.setdefault(dataset.name, dataset)
+
+    def match(self, spec: DatasetSpec) -> Dataset | None:
+        """The oldest catalog dataset whose location or name is the OpenLineage name."""
+        self._load_matches({(spec.namespace, spec.name)} - self.matched)
+        found = [
+            self.by_location.get(spec.name),
+            self.by_location.get(f"{spec.namespace}/{spec.name}"),
+            self.by_name.get(spec.name),
+        ]
+        return min((d for d in found if d is not None), key=lambda d: d.pk, default=None)
 
     def allowed(self, user: AbstractBaseUser, action: str, datasets: list[Dataset]) -> set[int]:
         """Ids among `datasets` the user may `action`: one policy query for those not yet known."""
@@ -221,17 +258,31 @@ def lineage_events_drain(
     deadline = time.monotonic() + seconds
     done = 0
     while True:
-        claimed = _batch_process(query)
+        try:
+            claimed = _batch_process(query)
+        except OperationalError as exc:
+            if not _is_transient(exc) or time.monotonic() > deadline:
+                raise
+            # the batch was rolled back whole and its events are pending again: take it again
+            logger.info("lineage batch rolled back (%s); taking it again", exc)
+            time.sleep(random.uniform(0.05, 0.2))  # noqa: S311 - jitter, not a secret
+            continue
         done += claimed
         if claimed < BATCH_SIZE or time.monotonic() > deadline:
             return done
 
 
+def _is_transient(exc: Exception) -> bool:
+    """A deadlock or serialisation failure: nothing wrong with the event, only with timing."""
+    cause = getattr(exc, "__cause__", None)
+    return getattr(cause, "sqlstate", None) in TRANSIENT_SQLSTATES
+
+
 def lineage_events_sweep() -> int:
     """Apply events still pending SWEEP_AFTER_SECONDS after receipt: their task was never sent
     (broker down at commit) or was lost. Safe beside normal processing (rows are claimed)."""
-    after = int(getattr(settings, "CHARTER_LINEAGE_SWEEP_AFTER_SECONDS", SWEEP_AFTER_SECONDS))
-    applied = lineage_events_drain(received_before=timezone.now() - timedelta(seconds=after))
+    since = timezone.now() - timedelta(seconds=SWEEP_AFTER_SECONDS)
+    applied = lineage_events_drain(received_before=since)
     if applied:
         logger.warning("lineage sweep applied %s events whose task was not run", applied)
     return applied
@@ -249,19 +300,32 @@ def _batch_process(query: Q) -> int:
         try:
             with transaction.atomic():
                 batch.preload()
-                for event in events:
+                for event in _in_lock_order(batch, events):
                     _event_apply(batch, event)
                     _mark_processed(event)
+        except OperationalError as exc:
+            if _is_transient(exc):
+                raise  # the whole batch is rolled back and taken again
+            batch.forget()
+            for event in events:
+                event.processed_at = None
+                _event_apply_isolated(batch, event)
         except Exception:  # noqa: BLE001 - each event's own outcome is found and recorded below
             logger.info(
                 "lineage batch of %s: an event failed; applying them one by one", len(events)
             )
             batch.forget()
-            for event in events:
+            for event in _in_lock_order(batch, events):
                 event.processed_at = None
                 _event_apply_isolated(batch, event)
         LineageEvent.objects.bulk_update(events, ["status", "processed_at", "notes"])
     return len(events)
+
+
+def _in_lock_order(batch: _Batch, events: list[LineageEvent]) -> list[LineageEvent]:
+    """The batch's events grouped by job, each job's in arrival order. A job's edges are the
+    rows events lock; taking jobs in one global order means two workers wait, never deadlock."""
+    return sorted(events, key=lambda e: (batch.parsed_event(e).job or ("", ""), e.pk))
 
 
 def _event_apply_isolated(batch: _Batch, event: LineageEvent) -> None:
@@ -277,6 +341,12 @@ def _event_apply_isolated(batch: _Batch, event: LineageEvent) -> None:
             batch.forget()
             if attempt == 2:
                 _mark_failed(event, exc)
+        except OperationalError as exc:
+            if _is_transient(exc):
+                raise  # the whole batch is rolled back and taken again
+            batch.forget()
+            _mark_failed(event, exc)
+            return
         except Exception as exc:  # noqa: BLE001 - recorded on the event; the batch goes on
             batch.forget()
             _mark_failed(event, exc)
@@ -536,15 +606,10 @@ def _datasets_for_specs(ctx: _Context, specs: list[DatasetSpec]) -> list[Dataset
 def _dataset_unreferenced(ctx: _Context, spec: DatasetSpec) -> Dataset | None:
     """A name no DatasetRef holds yet: match a catalog dataset by location or name, else
     discover one. The name is bound to the dataset only if the poster may see it."""
-    dataset = (
-        Dataset.objects.filter(
-            Q(location=spec.name) | Q(location=f"{spec.namespace}/{spec.name}") | Q(name=spec.name)
-        )
-        .order_by("pk")
-        .first()
-    )
+    dataset = ctx.batch.match(spec)
     if dataset is None:
         dataset = lineage_dataset_discover(namespace=spec.namespace, name=spec.name, actor=ctx.user)
+        ctx.batch.remember(dataset)
         if ctx.user is not None:  # whoever discovers a dataset sees it
             ctx.batch.rights[(ctx.user.pk, "view", dataset.pk)] = True
     if not ctx.can_view(dataset):

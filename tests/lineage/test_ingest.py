@@ -595,3 +595,48 @@ def test_the_sweeper_is_scheduled_by_beat():
     migration.create_schedule(apps, None)  # re-running keeps one schedule
     task = PeriodicTask.objects.get(task="lineage.tasks.lineage_events_sweep_task")
     assert task.enabled and task.interval.every == 30 and task.interval.period == "seconds"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_workers_and_the_sweeper_draining_at_once_apply_each_event_once(roles, monkeypatch):
+    """Claims are row locks taken with SKIP LOCKED: concurrent drains split the backlog."""
+    import threading
+
+    from django.db import connection
+
+    from lineage import ingest
+    from lineage.tasks import lineage_ingest_task
+
+    monkeypatch.setattr(lineage_ingest_task, "delay", lambda **kwargs: None)  # no eager drain
+    monkeypatch.setattr(ingest, "BATCH_SIZE", 4)
+    monkeypatch.setattr(ingest, "SWEEP_AFTER_SECONDS", 0)
+    for n in range(40):
+        _receive(
+            None, run_event(job=f"job-{n % 3}", inputs=["/data/x.csv"], outputs=["/data/y.csv"])
+        )
+    applied, errors = [], []
+
+    def drain(fn) -> None:
+        try:
+            applied.append(fn())
+        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [
+        threading.Thread(target=drain, args=(f,))
+        for f in (
+            ingest.lineage_events_drain,
+            ingest.lineage_events_drain,
+            ingest.lineage_events_sweep,
+        )
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not errors and sum(applied) == 40, (applied, errors)
+    assert LineageEvent.objects.filter(status="processed").count() == 40
+    assert Run.objects.count() == 40
+    assert LineageEdge.objects.filter(valid_to__isnull=True).count() == 6  # 3 jobs x (read, wrote)
