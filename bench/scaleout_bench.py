@@ -9,11 +9,14 @@ worker start-up is not counted. The machine has 2 cores, so 2 workers is its cei
 To tell serialisation from a busy machine, each drain also reports its concurrency: the sum of
 the runs' own durations over the span. Two workers that never wait for each other give ~2.0
 whatever the load; if their runs merely got slower (cores shared with other processes), the
-concurrency stays ~2.0 while the mean run time grows.
+concurrency stays ~2.0 while the mean run time grows. A run waiting on a lock would look the
+same, so the drain also samples PostgreSQL for backends waiting on a lock (row locks,
+advisory locks) and reads the workers' CPU seconds from /proc.
 """
 
 from __future__ import annotations
 
+import os
 import time
 
 from bench.common import (
@@ -65,6 +68,27 @@ def _queue(tag: str, count: int, path: str) -> list[int]:
     return [r.pk for r in runs]
 
 
+def _backends_waiting_on_a_lock() -> int:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        return int(cursor.fetchone()[0])
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a live process (Linux /proc; fields 14 and 15)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _drain(run_ids: list[int], workers: int, timeout: float) -> dict:
     from django.db.models import Max, Min
 
@@ -72,9 +96,17 @@ def _drain(run_ids: list[int], workers: int, timeout: float) -> dict:
 
     runs = AuditRun.objects.filter(pk__in=run_ids)
     finished = runs.filter(finished_at__isnull=False)
+    samples = {"taken": 0, "lock_waits": 0}
+
+    def drained() -> bool:
+        samples["taken"] += 1
+        samples["lock_waits"] += _backends_waiting_on_a_lock()
+        return finished.count() >= len(run_ids)
+
     start = time.perf_counter()
-    with CeleryWorkers(workers):
-        done = wait_until(lambda: finished.count() >= len(run_ids), timeout=timeout, every=1)
+    with CeleryWorkers(workers) as pool:
+        done = wait_until(drained, timeout=timeout, every=0.25)
+        cpu = sum(_cpu_seconds(proc.pid) for proc in pool.procs)  # start-up included
     wall = time.perf_counter() - start
     span = finished.aggregate(first=Min("started_at"), last=Max("finished_at"))
     count = finished.count()
@@ -92,6 +124,8 @@ def _drain(run_ids: list[int], workers: int, timeout: float) -> dict:
         "states": states,
         "mean_run_s": round(sum(durations) / count, 2) if count else None,
         "concurrency": round(sum(durations) / seconds, 2) if seconds else None,
+        "lock_wait_samples": f"{samples['lock_waits']} in {samples['taken']}",
+        "worker_cpu_s": round(cpu, 1),
     }
 
 
@@ -124,7 +158,9 @@ def run(scale: Scale) -> list[Figure]:
                 f"queue of {n} audits ({scale.scaleout_rows:,}-row CSV each: profile + 5 checks"
                 f" + PII scan); states 1w {results[1]['states']}, 2w {results[2]['states']};"
                 f" mean run {results[1]['mean_run_s']} s (1w) vs {results[2]['mean_run_s']} s"
-                f" (2w), concurrency {results[1]['concurrency']} vs {results[2]['concurrency']}"
+                f" (2w), concurrency {results[1]['concurrency']} vs {results[2]['concurrency']},"
+                f" worker CPU {results[1]['worker_cpu_s']} vs {results[2]['worker_cpu_s']} s,"
+                f" backends waiting on a lock: {results[2]['lock_wait_samples']} samples (2w)"
             ),
             extra=results,
         )
