@@ -16,6 +16,7 @@ import hashlib
 import json
 import os
 import re
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -100,7 +101,7 @@ def file_format_for(path: Path) -> str:
 # --- files ------------------------------------------------------------------------------------
 
 
-_LAST_FINGERPRINT: dict[str, Any] = {}  # one entry: see FileSource.fingerprint
+_LAST_FINGERPRINT: dict[str, Any] = {}  # "last": (file identity, Fingerprint); see fingerprint
 MAX_COLUMNS = 2000  # a 20,000-column header would tie a worker up for minutes (tests/security)
 
 
@@ -209,13 +210,16 @@ class FileSource:
         An audit of a changed file fingerprints it twice (to see the change, then in the
         profile that records the version): the last digest is reused while the file's inode,
         size, mtime and ctime are unchanged. ctime cannot be set back from user space, so a
-        rewrite always shows.
+        rewrite always shows, except within the clock's granularity: a file changed less
+        than a second before it was hashed is not remembered (git's "racy clean" rule).
         """
+        started_ns = time.time_ns()
         stat = self.path.stat()
         key = (str(self.path), stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns,
                stat.st_ctime_ns)  # fmt: skip
-        if _LAST_FINGERPRINT.get("key") == key:
-            return _LAST_FINGERPRINT["value"]
+        last = _LAST_FINGERPRINT.get("last")
+        if last is not None and last[0] == key:
+            return last[1]
         digest = hashlib.sha256()
         size = 0
         with self.path.open("rb") as fh:
@@ -223,7 +227,8 @@ class FileSource:
                 digest.update(block)
                 size += len(block)
         found = Fingerprint(digest.hexdigest(), size, None)
-        _LAST_FINGERPRINT.update(key=key, value=found)
+        if max(stat.st_mtime_ns, stat.st_ctime_ns) < started_ns - 1_000_000_000:
+            _LAST_FINGERPRINT["last"] = (key, found)  # one assignment: threads see both
         return found
 
     def row_count(self) -> int:

@@ -127,7 +127,8 @@ def pg_connection(db):
         cursor.execute("DROP TABLE IF EXISTS public.src_people")
         cursor.execute("CREATE TABLE public.src_people (id int primary key, email text)")
         cursor.execute(
-            "INSERT INTO public.src_people SELECT g, 'p' || g || '@x.org' FROM generate_series(1, 25) g"
+            "INSERT INTO public.src_people "
+            "SELECT g, 'p' || g || '@x.org' FROM generate_series(1, 25) g"
         )
     return Connection.objects.create(
         name="warehouse",
@@ -158,3 +159,28 @@ def test_missing_table_and_failing_connection_are_explained(pg_connection):
     pg_connection.port = 1
     with pytest.raises(SourceError, match="Cannot connect to warehouse"):
         source_for_table(pg_connection, "src_people").columns()
+
+
+def test_a_fingerprint_is_reused_only_while_a_settled_file_is_unchanged(data_root, monkeypatch):
+    """An audit fingerprints a changed file twice; the second read is skipped, never wrongly."""
+    import hashlib
+    import time
+
+    import catalog.sources as sources
+
+    hashed, real_sha256 = [], hashlib.sha256
+    monkeypatch.setattr(sources.hashlib, "sha256", lambda: hashed.append(1) or real_sha256())
+    path = data_root / "a.csv"
+    path.write_text("x\n1\n")
+    source = source_for_file(path)
+    first = source.fingerprint()
+    path.write_text("x\n2\n")  # same size and inode, within the clock's granularity
+    assert source.fingerprint().sha256 != first.sha256  # a fresh file is never remembered
+    time.sleep(1.1)
+    settled = source.fingerprint()
+    assert len(hashed) == 3
+    assert source_for_file(path).fingerprint() == settled  # another reader, same file: reused
+    assert len(hashed) == 3
+    path.write_text("x\n3\n")
+    assert source.fingerprint().sha256 not in (first.sha256, settled.sha256)
+    assert len(hashed) == 4
