@@ -178,8 +178,8 @@ def lineage_node_details(
                 key=(NodeKind.DATASET, ds.pk),
                 kind=NodeKind.DATASET,
                 label=ds.name,
-                url=detail_url(name=ds.name),
-                lineage_url=lineage_url(name=ds.name),
+                url=detail_url(ds.name),
+                lineage_url=lineage_url(ds.name),
                 badge=ds.get_status_display().split(" (")[0],
                 badge_tone=tone,
                 owner=ds.owner.get_username() if ds.owner else "",
@@ -212,7 +212,7 @@ def lineage_node_details(
                 kind=NodeKind.JOB,
                 label=job.name,
                 sub=job.namespace,
-                url=job_url(pk=job.pk),
+                url=job_url(job.pk),
                 badge=run.state if run else "",
                 badge_tone=tone,
             )
@@ -225,7 +225,7 @@ def lineage_node_details(
                 key=(NodeKind.MODEL_VERSION, mv.pk),
                 kind=NodeKind.MODEL_VERSION,
                 label=f"{mv.model.name} {mv.version}",
-                url=mv_url(name=mv.model.name, version=mv.version),
+                url=mv_url(mv.model.name, mv.version),
                 owner=mv.owner.get_username() if mv.owner else "",
             )
     for key in keys:
@@ -236,8 +236,10 @@ def lineage_node_details(
 def _one_of(column: str, ids: list[int]) -> tuple[str, list[Any]]:
     """`column` is one of `ids`: one array parameter on PostgreSQL (an IN list of thousands of
     parameters costs more to send and parse than the lookup itself), an IN list elsewhere."""
-    if connection.vendor == "postgresql":
-        return f"{column} = ANY(%s)", [ids]
+    if connection.vendor == "postgresql":  # sent as one text: psycopg dumps a list per item
+        return f"{column} = ANY(CAST(string_to_array(%s, ',') AS BIGINT[]))", [
+            ",".join(map(str, ids))
+        ]
     return f"{column} IN ({', '.join(['%s'] * len(ids))})", list(ids)
 
 
@@ -296,26 +298,29 @@ def lineage_reach(
 
 
 def url_filler(url_name: str, *kwargs: str) -> Callable[..., str]:
-    """`reverse()` once for a URL pattern, then fill values in per node by formatting, quoted as
-    reverse() quotes them (reverse() per node cost most of impact analysis). Values that the
-    `<str:>`/`<int:>` converters would refuse (empty, or holding '/') give "" as a failed
-    reverse does."""
+    """`reverse()` once for a URL pattern, then fill values in per node (positionally, in the
+    order of `kwargs`) by formatting, quoted as reverse() quotes them: reverse() per node cost
+    most of impact analysis. Values that the `<str:>`/`<int:>` converters would refuse (empty,
+    or holding '/') give "" as a failed reverse does."""
     from django.urls import reverse
     from django.utils.http import RFC3986_SUBDELIMS
 
     markers = {name: f"{_URL_MARKER}{i}" for i, name in enumerate(kwargs)}
-    pattern = reverse(url_name, kwargs=markers)
-    for name, marker in markers.items():
-        pattern = pattern.replace(marker, "{" + name + "}", 1)
+    pattern = reverse(url_name, kwargs=markers).replace("{", "{{").replace("}", "}}")
+    for i, marker in enumerate(markers.values()):
+        pattern = pattern.replace(marker, "{" + str(i) + "}", 1)
     safe = RFC3986_SUBDELIMS + "/~:@"
 
-    def fill(**values: Any) -> str:
-        parts = {k: str(v) for k, v in values.items()}
-        if any(not v or "/" in v for v in parts.values()):
-            return ""
-        return pattern.format(
-            **{k: v if _URL_PLAIN(v) else quote(v, safe=safe) for k, v in parts.items()}
-        )
+    def fill(*values: Any) -> str:
+        parts = []
+        for value in values:
+            text = str(value)
+            if not _URL_PLAIN(text):  # the rare name with characters reverse() would quote
+                if not text or "/" in text:
+                    return ""
+                text = quote(text, safe=safe)
+            parts.append(text)
+        return pattern.format(*parts)
 
     return fill
 
@@ -331,7 +336,7 @@ def _impact_datasets(ids: list[int], visible: QuerySet[Dataset]) -> dict[NodeKey
     url = url_filler("catalog:dataset-detail", "name")
     owner = f"owner__{get_user_model().USERNAME_FIELD}"
     rows = visible.filter(_pk_one_of(Dataset, ids)).order_by().values_list("pk", "name", owner)
-    return {(NodeKind.DATASET, pk): (name, owner or "", url(name=name)) for pk, name, owner in rows}
+    return {(NodeKind.DATASET, pk): (name, owner or "", url(name)) for pk, name, owner in rows}
 
 
 def _impact_jobs(ids: list[int]) -> dict[NodeKey, tuple]:
@@ -339,7 +344,7 @@ def _impact_jobs(ids: list[int]) -> dict[NodeKey, tuple]:
         return {}
     url = url_filler("lineage:job-detail", "pk")
     rows = Job.objects.filter(_pk_one_of(Job, ids)).order_by().values_list("pk", "name")
-    return {(NodeKind.JOB, pk): (name, "", url(pk=pk)) for pk, name in rows}
+    return {(NodeKind.JOB, pk): (name, "", url(pk)) for pk, name in rows}
 
 
 def _impact_model_versions(ids: list[int]) -> dict[NodeKey, tuple]:
@@ -356,7 +361,7 @@ def _impact_model_versions(ids: list[int]) -> dict[NodeKey, tuple]:
         (NodeKind.MODEL_VERSION, pk): (
             f"{model} {version}",
             owner or "",
-            url(name=model, version=version),
+            url(model, version),
         )
         for pk, model, version, owner in rows
     }
