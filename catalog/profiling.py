@@ -218,9 +218,11 @@ class _ColumnStats:
         if self.kind == "numeric" and self.numeric_count:
             profile["mean"] = _json_value(self.total / self.numeric_count)
         if self.counter and self.counter.most_common(1)[0][1] > 1:  # all-unique: no "top"
+            # ties by value, so the order does not depend on how the file was chunked
+            ranked = sorted(self.counter.items(), key=lambda vc: (-vc[1], vc[0]))
             profile["top_values"] = [
                 {"value": _json_value(value[:200]), "count": int(count)}
-                for value, count in self.counter.most_common(TOP_N)
+                for value, count in ranked[:TOP_N]
             ]
             profile["top_values_approximate"] = not self.top_exact
         return profile

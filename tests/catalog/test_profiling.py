@@ -87,3 +87,12 @@ def test_hyperloglog_is_within_a_few_percent_at_scale():
             sketch.add(part)
             sketch.add(part[:100])  # repeats do not count twice
         assert abs(sketch.estimate() - n) / n < 0.03
+
+
+def test_tied_top_values_come_in_value_order_whatever_the_chunking(tmp_path):
+    values = ["d", "d", "b", "b", "c", "c", "a", "a", "e"]  # a, b, c, d twice; e once
+    rows = [{"id": i, "segment": v} for i, v in enumerate(values)]
+    for chunksize in (2, 4, 100):  # every chunk repeats its values: counts stay exact
+        profile = _profile(tmp_path, rows, chunksize=chunksize).columns["segment"]
+        assert [t["value"] for t in profile["top_values"]][:4] == ["a", "b", "c", "d"], chunksize
+        assert [t["count"] for t in profile["top_values"]][:4] == [2, 2, 2, 2]
