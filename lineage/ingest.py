@@ -79,24 +79,35 @@ def lineage_event_receive(
     Returns (event, created).
     """
     parsed = parse_event(decode_body(body, content_encoding))
+    event = LineageEvent(
+        dedupe_key=parsed.dedupe_key,
+        event_type=parsed.event_type,
+        event_kind=parsed.event_kind,
+        event_time=parsed.event_time,
+        producer=parsed.producer[:1000],
+        run_id=parsed.run_id,
+        payload=parsed.payload,
+        submitted_by=user if user is not None and user.is_authenticated else None,
+    )
     try:
-        with transaction.atomic():
-            event = LineageEvent.objects.create(
-                dedupe_key=parsed.dedupe_key,
-                event_type=parsed.event_type,
-                event_kind=parsed.event_kind,
-                event_time=parsed.event_time,
-                producer=parsed.producer[:1000],
-                run_id=parsed.run_id,
-                payload=parsed.payload,
-                submitted_by=user if user is not None and user.is_authenticated else None,
-            )
-            from lineage.tasks import lineage_ingest_task
-
-            enqueue_on_commit(lineage_ingest_task, event_id=event.pk)
+        _insert(event)
     except IntegrityError:  # a redelivery: the first copy holds the dedupe key
         return LineageEvent.objects.get(dedupe_key=parsed.dedupe_key), False
+    from lineage.tasks import lineage_ingest_task
+
+    enqueue_on_commit(lineage_ingest_task, event_id=event.pk)
     return event, True
+
+
+def _insert(event: LineageEvent) -> None:
+    """Inside the caller's transaction, a savepoint: a refused duplicate must not break it.
+    Outside one, a plain autocommitted INSERT: one round trip, no BEGIN and COMMIT around it
+    (the task is then sent at once: the row is already committed)."""
+    if transaction.get_connection().in_atomic_block:
+        with transaction.atomic():
+            event.save(force_insert=True)
+    else:
+        event.save(force_insert=True)
 
 
 # --- claiming and batches --------------------------------------------------------------------
