@@ -113,7 +113,9 @@ def ledger_record(
         return Event.objects.create(hash=event_hash(**link, **fields), **link, **fields)
 
 
-_APPEND_SQL = "SELECT * FROM ledger_append(%s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s, %s, %s, %s)"
+_APPEND_SQL = (
+    "SELECT * FROM ledger_append(%s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s, %s, %s, %s, %s)"
+)
 
 
 def _append_in_one_statement(fields: dict[str, Any]) -> Event:
@@ -142,6 +144,9 @@ def _append_in_one_statement(fields: dict[str, Any]) -> Event:
                 fields["target_repr"],
                 data_json,
                 *text,
+                # The application's clock, as for every other time Charter writes; taken
+                # before the lock, so concurrent events may differ from seq order by the wait.
+                timezone.now(),
             ],
         )
         event_id, seq, prev_hash, digest, created_at = cursor.fetchone()
