@@ -6,7 +6,7 @@ The tier table (DESIGN.md):
 | tier         | metadata visible to                 | data readable by                  |
 | public       | all users                           | all users                         |
 | internal     | all users                           | grant holders                     |
-| confidential | all users                           | grant holders (PII masked unless the grant is full) |
+| confidential | all users                           | grant holders; PII masked unless full grant |
 | restricted   | stewards, compliance, grant holders | grant holders                     |
 
 Owners and a dataset's named stewards always see its metadata; admins see everything.
@@ -23,9 +23,16 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from guardian.core import ObjectPermissionChecker
-from guardian.shortcuts import get_objects_for_user
 
-from access.models import AccessApproval, AccessGrant, AccessLevel, AccessRequest, ApiToken
+from access.models import (
+    AccessApproval,
+    AccessGrant,
+    AccessLevel,
+    AccessRequest,
+    ApiToken,
+    DatasetGroupObjectPermission,
+    DatasetUserObjectPermission,
+)
 from access.roles import ADMIN, COMPLIANCE, ENGINEER, STEWARD, has_role
 from catalog.models import Dataset, Sensitivity
 
@@ -38,15 +45,32 @@ READ_FULL_PERM = "catalog.read_dataset_data_full"
 # --- datasets -------------------------------------------------------------------------------
 
 
+def _object_permission_dataset_ids(user: AnyUser, perm: str) -> Q:
+    """Datasets on which `user` (or one of their groups) holds guardian object permission `perm`.
+
+    What `get_objects_for_user(..., accept_global_perms=False, with_superuser=False)` answers,
+    asked of guardian's tables directly: its queryset scans every dataset to test two
+    `pk IN` subplans (~20 ms at 100k datasets, on every list, count and facet query).
+    """
+    app_label, codename = perm.split(".")
+    which = {
+        "permission__codename": codename,
+        "permission__content_type__app_label": app_label,
+        "permission__content_type__model": Dataset._meta.model_name,
+    }
+    direct = DatasetUserObjectPermission.objects.filter(user_id=user.pk, **which)
+    via_groups = DatasetGroupObjectPermission.objects.filter(group__user=user.pk, **which)
+    return Q(dataset_id__in=direct.values("content_object_id")) | Q(
+        dataset_id__in=via_groups.values("content_object_id")
+    )
+
+
 def _granted_dataset_ids(user: AnyUser, perm: str) -> QuerySet:
     """Ids of datasets on which `user` holds a guardian object permission (derived from grants)
     AND a grant still in force: a lapsed grant stops counting at its expiry, not when the
-    beat task gets round to revoking it. One subquery, whatever the number of datasets."""
-    guardian_ids = get_objects_for_user(
-        user, perm, klass=Dataset, accept_global_perms=False, with_superuser=False
-    ).values("pk")
+    beat task gets round to revoking it. One small subquery driven by the user's grants."""
     return AccessGrant.objects.filter(
-        active_grant_q(), user=user, dataset_id__in=guardian_ids
+        active_grant_q(), _object_permission_dataset_ids(user, perm), user_id=user.pk
     ).values("dataset_id")
 
 
@@ -545,13 +569,14 @@ def can_view_processing_activities(user: AnyUser) -> bool:
 
 def can_decide_pii_proposal(user: AnyUser, dataset: Dataset) -> bool:
     """Accepting a PII proposal classifies a column: stewards and admins who may change it."""
-    return has_role(user, STEWARD, ADMIN) and datasets_for(user, "change").filter(
-        pk=dataset.pk
-    ).exists()
+    return (
+        has_role(user, STEWARD, ADMIN)
+        and datasets_for(user, "change").filter(pk=dataset.pk).exists()
+    )
 
 
 def can_mitigate_dataset(user: AnyUser, dataset: Dataset) -> bool:
     """Producing a reweighed derived dataset registers a dataset: stewards and admins."""
-    return can_register_dataset(user) and datasets_for(user, "change").filter(
-        pk=dataset.pk
-    ).exists()
+    return (
+        can_register_dataset(user) and datasets_for(user, "change").filter(pk=dataset.pk).exists()
+    )

@@ -59,7 +59,7 @@ def dataset_list(request: HttpRequest) -> HttpResponse:
         params["search"] = params["q"]
     filterset = DatasetFilter(params, queryset=visible)
     results = filterset.qs if filterset.is_valid() else visible.none()
-    paginator = selectors.CappedPaginator(selectors.dataset_list(results), PAGE_SIZE)
+    paginator = selectors.CappedPaginator(results, PAGE_SIZE, rows=selectors.dataset_rows)
     page = paginator.get_page(request.GET.get("page"))
     context = {
         "filter": filterset,

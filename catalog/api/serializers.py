@@ -39,6 +39,16 @@ class ColumnOutputSerializer(serializers.ModelSerializer):
         ]
 
 
+class DatasetTypeaheadRowSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    title = serializers.CharField()
+    url = serializers.CharField()
+
+
+class DatasetTypeaheadOutputSerializer(serializers.Serializer):
+    results = DatasetTypeaheadRowSerializer(many=True)
+
+
 class DatasetListOutputSerializer(serializers.ModelSerializer):
     owner = serializers.CharField(source="owner.username", default=None, allow_null=True)
     domain = serializers.CharField(source="domain.name", default=None, allow_null=True)

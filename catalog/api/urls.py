@@ -6,6 +6,7 @@ D = "datasets/<str:name>/"
 
 urlpatterns = [
     path("datasets/", views.DatasetListCreateApi.as_view(), name="api-dataset-list"),
+    path("typeahead/datasets/", views.DatasetTypeaheadApi.as_view(), name="api-dataset-typeahead"),
     path(D, views.DatasetDetailApi.as_view(), name="api-dataset-detail"),
     path(D + "reprofile/", views.DatasetReprofileApi.as_view(), name="api-dataset-reprofile"),
     path(D + "deprecate/", views.DatasetDeprecateApi.as_view(), name="api-dataset-deprecate"),

@@ -1,5 +1,7 @@
 """Catalog API: thin handlers. Policy first (404 invisible, 403 not allowed), then one service."""
 
+import functools
+
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
@@ -37,7 +39,9 @@ FACETS_PARAM = OpenApiParameter(
 class CappedPagination(Pagination):
     """Page numbers whose `count` stops at 10,001: `count_capped` says "10,000+" to clients."""
 
-    django_paginator_class = selectors.CappedPaginator
+    django_paginator_class = functools.partial(
+        selectors.CappedPaginator, rows=selectors.dataset_rows
+    )
 
     def get_paginated_response(self, data):
         response = super().get_paginated_response(data)
@@ -85,7 +89,7 @@ class DatasetListCreateApi(APIView):
         if not filterset.is_valid():
             raise exceptions.ValidationError(filterset.errors)
         paginator = CappedPagination()
-        page = paginator.paginate_queryset(selectors.dataset_list(filterset.qs), request, view=self)
+        page = paginator.paginate_queryset(filterset.qs, request, view=self)
         response = paginator.get_paginated_response(
             s.DatasetListOutputSerializer(page, many=True).data
         )
@@ -112,6 +116,22 @@ class DatasetListCreateApi(APIView):
         return Response(
             s.DatasetDetailOutputSerializer(_detail(dataset.name, request.user)).data, status=201
         )
+
+
+class DatasetTypeaheadApi(APIView):
+    @extend_schema(
+        summary="Dataset names as you type",
+        description=(
+            "Up to 8 datasets you may see whose name or title contains `q`, by name. Cheap "
+            "enough for every keystroke; use `GET /datasets/?search=` for ranked results."
+        ),
+        parameters=[OpenApiParameter("q", OpenApiTypes.STR, required=True)],
+        responses=s.DatasetTypeaheadOutputSerializer,
+    )
+    def get(self, request: Request) -> Response:
+        visible = selectors.searchable(datasets_for(request.user, "view"))
+        rows = selectors.dataset_typeahead(visible, request.query_params.get("q", ""))
+        return Response(s.DatasetTypeaheadOutputSerializer({"results": rows}).data)
 
 
 class DatasetDetailApi(APIView):

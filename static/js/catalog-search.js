@@ -32,9 +32,34 @@
     }).catch(function () { /* keep the current results; the form still submits */ });
   }
 
+  // Dataset names as you type, from the cheap typeahead endpoint (names only, 8 at most).
+  var suggestions = document.getElementById("search-suggestions");
+  var suggested = 0;
+  function suggest() {
+    var text = box.value.trim();
+    var ticket = ++suggested;
+    if (!suggestions || !form.dataset.typeaheadUrl || text.length < 2) { return; }
+    fetch(form.dataset.typeaheadUrl + "?q=" + encodeURIComponent(text), {
+      headers: { "Accept": "application/json" }, credentials: "same-origin"
+    }).then(function (response) {
+      if (!response.ok) { throw new Error(response.status); }
+      return response.json();
+    }).then(function (body) {
+      if (ticket !== suggested) { return; }
+      suggestions.replaceChildren();
+      body.results.forEach(function (row) {
+        var option = document.createElement("option");
+        option.value = row.name;
+        option.label = row.title || row.name;
+        suggestions.appendChild(option);
+      });
+    }).catch(function () { /* no suggestions; search still works */ });
+  }
+
   box.addEventListener("input", function () {
     window.clearTimeout(timer);
     timer = window.setTimeout(refresh, 200);
+    suggest();
   });
   form.querySelector("select[name=sort]").addEventListener("change", function () { form.submit(); });
 })();

@@ -47,6 +47,28 @@ def test_list_query_count_is_flat(request, api_client, make_dataset, persona):
     assert count_queries(lambda: api_client.get(API, {"facets": "true"})) == few
 
 
+def test_list_queries_at_most_six_whatever_the_page_size(
+    api_client, engineer, steward, compliance, make_dataset
+):
+    from access.services import access_request_approve, access_request_create
+
+    secret = make_dataset("secret", sensitivity=Sensitivity.RESTRICTED)
+    request = access_request_create(
+        requester=engineer, dataset=secret, level="masked", purpose="Query count test"
+    )
+    for approver in (steward, compliance):
+        request = access_request_approve(access_request=request, approver=approver)
+    for i in range(12):
+        make_dataset(f"d{i:02d}", sensitivity=Sensitivity.PUBLIC if i % 2 else Sensitivity.INTERNAL)
+    api_client.force_authenticate(engineer)
+    api_client.get(API)  # warm the per-user role cache
+    small = count_queries(lambda: api_client.get(API, {"page_size": 2}))
+    large = count_queries(lambda: api_client.get(API, {"page_size": 50}))
+    assert small == large <= 6
+    names = [d["name"] for d in api_client.get(API, {"page_size": 50}).json()["results"]]
+    assert "secret" in names and len(names) == 13
+
+
 def test_restricted_dataset_is_404_for_engineer(api_client, engineer, make_dataset):
     make_dataset("secret", sensitivity=Sensitivity.RESTRICTED)
     api_client.force_authenticate(engineer)

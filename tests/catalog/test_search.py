@@ -134,3 +134,77 @@ def test_typeahead_partial_respects_visibility(client, catalog, engineer):
     assert b"customers" not in response.content
     response = client.get(reverse("catalog:dataset-list"), {"search": "loan", "partial": "1"})
     assert b"loan-applications" in response.content
+
+
+TYPEAHEAD = "/api/v1/typeahead/datasets/"
+
+
+def typeahead(client, user, text):
+    client.force_login(user)
+    response = client.get(TYPEAHEAD, {"q": text})
+    assert response.status_code == 200, response.content
+    return [row["name"] for row in response.json()["results"]]
+
+
+def test_typeahead_names_only_and_permission_filtered(
+    client, catalog, engineer, steward, compliance
+):
+    from access.services import access_request_approve, access_request_create
+
+    assert typeahead(client, steward, "cust") == ["customers"]
+    assert typeahead(client, engineer, "cust") == []  # restricted, no grant
+    assert typeahead(client, engineer, "loan") == ["loan-applications"]
+    assert typeahead(client, engineer, "Loan appl") == ["loan-applications"]  # the title
+    assert typeahead(client, engineer, "station") == []  # names and titles only, not columns
+    assert typeahead(client, engineer, "") == []
+    request = access_request_create(
+        requester=engineer,
+        dataset=catalog["customers"],
+        level="masked",
+        purpose="Typeahead test",
+        duration_days=None,
+        columns=None,
+    )
+    for approver in (steward, compliance):
+        request = access_request_approve(access_request=request, approver=approver)
+    assert typeahead(client, engineer, "cust") == ["customers"]
+    row = client.get(TYPEAHEAD, {"q": "cust"}).json()["results"][0]
+    assert row == {
+        "name": "customers",
+        "title": "Customer master data",
+        "url": reverse("catalog:dataset-detail", kwargs={"name": "customers"}),
+    }
+
+
+def test_typeahead_returns_eight_by_name(client, steward):
+    for i in range(10):
+        Dataset.objects.create(name=f"sales-{9 - i}", source_kind="file", owner=steward)
+    assert typeahead(client, steward, "sales") == [f"sales-{i}" for i in range(8)]
+
+
+def test_facets_stop_at_the_count_cap(catalog, steward, monkeypatch):
+    monkeypatch.setattr(selectors, "COUNT_CAP", 1)
+    facets = selectors.dataset_facets(datasets_for(steward, "view"))
+    assert sum(f["count"] for f in facets["sensitivity"]) == 2  # COUNT_CAP + 1 of 3 matches
+    assert sum(f["count"] for f in facets["status"]) == 2
+
+
+def test_list_flags_pii_per_row(make_dataset, steward, data_root, client):
+    from tests.catalog.conftest import CUSTOMER_HEADER, customer_rows, write_csv
+
+    make_dataset("plain")
+    path = write_csv(data_root / "people.csv", CUSTOMER_HEADER, customer_rows(10))
+    services.dataset_register(actor=steward, name="people", source_kind="file", path=str(path))
+    people = Dataset.objects.get(name="people")
+    services.column_update(
+        column=people.columns.get(name="email"), actor=steward, data={"pii_kind": "email"}
+    )
+    rows = selectors.dataset_list(datasets_for(steward, "view")).order_by("name")
+    assert {d.name: d.has_pii for d in rows} == {"people": True, "plain": False}
+
+
+def test_search_box_asks_the_typeahead_endpoint(client, steward):
+    client.force_login(steward)
+    page = client.get(reverse("catalog:dataset-list")).content.decode()
+    assert f'data-typeahead-url="{TYPEAHEAD}"' in page
+    assert 'list="search-suggestions"' in page and '<datalist id="search-suggestions">' in page
