@@ -3,7 +3,8 @@
 Targets (issue 8), 8 concurrent clients, end to end through gunicorn:
 - search p50 <= 50 ms and p95 <= 200 ms (the catalog page and the API);
 - ranked search on a common term <= 10x the p95 of the same query unranked;
-- typeahead p95 <= 100 ms (prefix queries of 2-4 letters, 8 results);
+- typeahead p95 <= 100 ms (prefix queries of 2-3 letters, 8 names, on the typeahead endpoint
+  the search box calls as the user types);
 - never an exact count over more than 10,000 matches in the request path ("10,000+").
 
 The searcher is an ML engineer with grants (permission-filtered: restricted datasets appear
@@ -12,11 +13,13 @@ only when granted). Queries mix common words, a rare word, two-word queries and 
 
 from __future__ import annotations
 
+import os
 import re
 
 from bench.common import Figure, Gunicorn, Scale, at_most, load, log
 
-PORT = 8106
+# Engineers sharing the machine each set their own port range.
+PORT = int(os.environ.get("BENCH_PORT", "8106"))
 COMMON = "customer"
 QUERIES = [COMMON, "invoice daily", "payment emea", "zanzibar", "subscriptoin", "refund curated"]
 PREFIXES = ["cu", "cus", "ord", "inv", "pay", "sub", "ref", "cla", "tic", "emp"]
@@ -62,7 +65,7 @@ def run(scale: Scale) -> list[Figure]:
     cookie = {"Cookie": session_cookie_for(pop.engineer_username)}
     api = [f"/api/v1/datasets/?search={q.replace(' ', '+')}&page_size=20" for q in QUERIES]
     page = [f"/catalog/?q={q.replace(' ', '+')}" for q in QUERIES]
-    typeahead = [f"/api/v1/datasets/?search={p}&page_size=8" for p in PREFIXES]
+    typeahead = [f"/api/v1/typeahead/datasets/?q={p}" for p in PREFIXES]
     ranked = [f"/api/v1/datasets/?search={COMMON}&page_size=20&page={p}" for p in (1, 2, 3)]
     unranked = [f"{p}&sort=name" for p in ranked]
 
@@ -121,8 +124,8 @@ def run(scale: Scale) -> list[Figure]:
             target="<= 100 ms",
             passed=at_most(runs["typeahead"]["p95_ms"], 100),
             group="search",
-            notes=f"prefix queries via the API, 8 results; p50 {runs['typeahead']['p50_ms']:.0f}"
-            " ms (no dedicated typeahead endpoint measured)",
+            notes=f"GET /api/v1/typeahead/datasets/?q= (2-3 letters, 8 names); p50 "
+            f"{runs['typeahead']['p50_ms']:.0f} ms",
         ),
         Figure(
             name="search.ranked_vs_unranked_p95",
