@@ -640,3 +640,28 @@ def test_workers_and_the_sweeper_draining_at_once_apply_each_event_once(roles, m
     assert LineageEvent.objects.filter(status="processed").count() == 40
     assert Run.objects.count() == 40
     assert LineageEdge.objects.filter(valid_to__isnull=True).count() == 6  # 3 jobs x (read, wrote)
+
+
+def test_in_one_batch_each_poster_gets_only_what_they_may_see(engineer, steward):
+    """Rights are kept per poster in a batch: the steward's event links the restricted
+    dataset, the engineer's event in the same batch neither links nor reveals it."""
+    from lineage.ingest import lineage_events_drain
+
+    secret = make_dataset("vault", sensitivity=Sensitivity.RESTRICTED, location="/data/vault.csv")
+    DatasetRef.objects.create(namespace="file", name="/data/vault.csv", dataset=secret)
+    by_steward, _ = _receive(
+        steward, run_event(job="steward-job", inputs=["/data/vault.csv"], outputs=["/data/s.csv"])
+    )
+    by_engineer, _ = _receive(
+        engineer, run_event(job="eng-job", inputs=["/data/vault.csv"], outputs=["/data/e.csv"])
+    )
+    assert lineage_events_drain() == 2
+    steward_job = Job.objects.get(name="steward-job")
+    engineer_job = Job.objects.get(name="eng-job")
+    reads = LineageEdge.objects.filter(kind="read", src_kind="dataset", src_id=secret.pk)
+    assert list(reads.values_list("dst_id", flat=True)) == [steward_job.pk]
+    assert not LineageEdge.objects.filter(src_id=secret.pk, dst_id=engineer_job.pk).exists()
+    by_steward.refresh_from_db()
+    by_engineer.refresh_from_db()
+    assert by_steward.notes == []
+    assert by_engineer.notes == ["skipped file//data/vault.csv: not visible to the poster"]
