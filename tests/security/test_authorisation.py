@@ -92,7 +92,9 @@ def test_steward_does_see_it(world):
         body = body_of(client.get(url)).decode().lower()
         if url != "/ledger/":
             assert SECRET in body, url
-    lineage = body_of(client.get("/lineage/datasets/transactions/?direction=upstream")).decode()
+    # two hops upstream (dataset -> job -> transactions): past the graph's default depth of 1
+    url = "/lineage/datasets/transactions/?direction=upstream&depth=2"
+    lineage = body_of(client.get(url)).decode()
     assert SECRET in lineage.lower()
 
 
