@@ -66,12 +66,14 @@ def run(scale: Scale) -> list[Figure]:
     api = [f"/api/v1/datasets/?search={q.replace(' ', '+')}&page_size=20" for q in QUERIES]
     page = [f"/catalog/?q={q.replace(' ', '+')}" for q in QUERIES]
     typeahead = [f"/api/v1/typeahead/datasets/?q={p}" for p in PREFIXES]
-    ranked = [f"/api/v1/datasets/?search={COMMON}&page_size=20&page={p}" for p in (1, 2, 3)]
-    unranked = [f"{p}&sort=name" for p in ranked]
 
     api_sql, api_response = _count_queries(pop.engineer_username, api[0])
     page_sql, page_response = _count_queries(pop.engineer_username, page[0])
     api_count = api_response.json().get("count")
+    # Pages 1-3 of the common term, as far as there are results (a small catalog has fewer).
+    pages = range(1, min(3, max(1, -(-api_count // 20))) + 1)
+    ranked = [f"/api/v1/datasets/?search={COMMON}&page_size=20&page={p}" for p in pages]
+    unranked = [f"{p}&sort=name" for p in ranked]
     shows_capped = b"10,000" in page_response.content or b"More than 10" in page_response.content
     uncapped = uncapped_counts(api_sql) + uncapped_counts(page_sql)
 
