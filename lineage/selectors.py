@@ -234,9 +234,10 @@ def lineage_node_details(
 
 
 def _one_of(column: str, ids: list[int]) -> tuple[str, list[Any]]:
-    """`column` is one of `ids`: one array parameter on PostgreSQL (an IN list of thousands of
-    parameters costs more to send and parse than the lookup itself), an IN list elsewhere."""
-    if connection.vendor == "postgresql":  # sent as one text: psycopg dumps a list per item
+    """`column` is one of `ids`: on PostgreSQL one text parameter cast to an array (an IN list
+    of thousands of parameters costs more to build, send and parse than the lookup itself, and
+    psycopg dumps a list parameter item by item); an IN list elsewhere."""
+    if connection.vendor == "postgresql":
         return f"{column} = ANY(CAST(string_to_array(%s, ',') AS BIGINT[]))", [
             ",".join(map(str, ids))
         ]
@@ -279,9 +280,9 @@ def lineage_reach(
     first, at most `cap` nodes; the flag says the cap cut the walk.
 
     Breadth first with a visited set, one query per hop: each node is expanded once, at its
-    nearest depth, however many paths lead to it (a recursive CTE cannot drop a node it has
-    already seen at another depth, so its rows grow with paths). Cycle-safe; stops at
-    MAX_DEPTH hops or as soon as the cap is passed."""
+    nearest depth, however many paths lead to it. (A recursive CTE that carries the depth
+    keeps a node once per depth it is reached at, and cannot look itself up to skip it.)
+    Cycle-safe; stops at MAX_DEPTH hops or as soon as the cap is passed."""
     seen = {start}
     depths: dict[NodeKey, int] = {}
     frontier = [start]
