@@ -153,3 +153,52 @@ def test_streamed_put_equals_joined_bytes(chunks):
     store = SnapshotStore(tempfile.mkdtemp(prefix="snapput-"))
     digest = store.put_stream(iter(chunks))
     assert store.read_bytes(digest) == b"".join(chunks)
+
+
+def test_put_file_copies_in_pieces_and_names_the_copy_by_its_bytes(tmp_path, monkeypatch):
+    import catalog.snapshots as snapshots
+
+    monkeypatch.setattr(snapshots, "COPY_RANGE", 1000)  # many copy_file_range calls
+    data = os.urandom(10_500)
+    source = tmp_path / "f.csv"
+    source.write_bytes(data)
+    store = SnapshotStore(tmp_path / "s")
+    digest = store.put_file(source, expected=hashlib.sha256(data).hexdigest())
+    assert store.read_bytes(digest) == data
+    assert list((tmp_path / "s" / "tmp").iterdir()) == []
+
+
+def test_put_file_falls_back_when_the_kernel_cannot_copy(tmp_path, monkeypatch):
+    import errno
+
+    import catalog.snapshots as snapshots
+
+    monkeypatch.setattr(snapshots, "COPY_RANGE", 1000)
+    calls = []
+    real = os.copy_file_range
+
+    def refuse_after_one_piece(src, dst, count):
+        calls.append(count)
+        if len(calls) > 1:  # part of the file is copied already: the fallback starts over
+            raise OSError(errno.EXDEV, "cross-device")
+        return real(src, dst, count)
+
+    monkeypatch.setattr(os, "copy_file_range", refuse_after_one_piece)
+    data = b"a,b\n" + b"1,2\n" * 2000
+    source = tmp_path / "f.csv"
+    source.write_bytes(data)
+    store = SnapshotStore(tmp_path / "s")
+    digest = store.put_file(source, expected=hashlib.sha256(data).hexdigest())
+    assert len(calls) == 2
+    assert store.read_bytes(digest) == data
+
+
+def test_put_file_refuses_a_file_changed_since_fingerprinted(tmp_path):
+    source = tmp_path / "f.csv"
+    source.write_bytes(b"a\n1\n")
+    fingerprint = file_sha256(source)
+    source.write_bytes(b"a\n2\n")  # changed between the fingerprint and the snapshot
+    store = SnapshotStore(tmp_path / "s")
+    with pytest.raises(SnapshotMismatch, match="changed while it was read"):
+        store.put_file(source, expected=fingerprint)
+    assert list(store.digests()) == [] and list((tmp_path / "s" / "tmp").iterdir()) == []
