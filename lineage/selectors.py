@@ -270,7 +270,7 @@ def _next_nodes(frontier: list[NodeKey], as_of: datetime | None) -> list[NodeKey
     """  # noqa: S608 - table and column names are ours; values are parameters
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return [(kind, int(pk)) for kind, pk in cursor.fetchall()]
+        return cursor.fetchall()  # (kind, id) tuples as they are, ids already ints
 
 
 def lineage_reach(
