@@ -4,10 +4,11 @@ Accepting is cheap and constant: validate, INSERT the raw event, queue a task af
 dedupe key is unique, so a redelivery is caught by the INSERT itself, not by a SELECT before it.
 
 Applying happens in batches. A worker claims up to BATCH_SIZE pending events with
-`SELECT ... FOR UPDATE SKIP LOCKED` (oldest first), applies each in its own savepoint and marks
-them processed in the same transaction: two workers, a retry and the sweeper never apply an event
-twice. What a batch learns is shared by its events: datasets resolved by OpenLineage name, the
-poster's rights on them (asked of access/policies.py for those datasets only), jobs.
+`SELECT ... FOR UPDATE SKIP LOCKED` (oldest first), applies them and marks them processed in the
+same transaction: two workers, a retry and the sweeper never apply an event twice. A batch reads
+what its events name once, in a constant number of queries: runs, jobs, datasets by OpenLineage
+name, and each poster's rights on those datasets only (asked of access/policies.py). Then each
+event costs about three queries: its run, and its job's edges read and written.
 
 If the broker was down when an event was accepted, its task was never sent: the beat-scheduled
 `lineage_events_sweep_task` applies events still pending SWEEP_AFTER_SECONDS after receipt.
@@ -24,7 +25,6 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, OperationalError, transaction
@@ -32,11 +32,12 @@ from django.db.models import DateTimeField, Q, Value
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
-from access.policies import can_register_model_version, datasets_for
+from access.policies import can_register_model_version
 from catalog.models import Column, Dataset, DatasetVersion
 from catalog.services import dataset_search_refresh
 from config.celery import enqueue_on_commit
 from ledger.services import ledger_record
+from lineage.ingest_batch import EventBatch
 from lineage.models import (
     ColumnLineageEdge,
     DatasetRef,
@@ -50,7 +51,7 @@ from lineage.models import (
     Run,
     RunState,
 )
-from lineage.openlineage import DatasetSpec, ParsedEvent, decode_body, parse_event, parse_payload
+from lineage.openlineage import DatasetSpec, ParsedEvent, decode_body, parse_event
 from lineage.services import edges_upsert, model_version_register
 
 logger = logging.getLogger(__name__)
@@ -113,118 +114,6 @@ def _insert(event: LineageEvent) -> None:
 # --- claiming and batches --------------------------------------------------------------------
 
 
-class _Batch:
-    """What the events of one batch share: posters, their runs (locked), datasets by OpenLineage
-    name, the posters' rights on those datasets, jobs. All but the posters are forgotten when a
-    savepoint rolls back (rows it created are gone, rows it changed are as they were)."""
-
-    def __init__(self, events: list[LineageEvent]) -> None:
-        ids = {e.submitted_by_id for e in events if e.submitted_by_id}
-        self.users: dict[int, AbstractBaseUser] = get_user_model().objects.in_bulk(ids)
-        self.events = events
-        self.parsed: dict[int, ParsedEvent] = {}
-        self.forget()
-
-    def forget(self) -> None:
-        self.datasets: dict[tuple[str, str], Dataset] = {}
-        self.rights: dict[tuple[int, str, int], bool] = {}
-        self.jobs: dict[tuple[str, str], Job] = {}
-        self.runs: dict[uuid.UUID, Run | None] = {}  # None: known not to exist yet
-        self.matched: set[tuple[str, str]] = set()  # names looked up among catalog datasets
-        self.by_location: dict[str, Dataset] = {}
-        self.by_name: dict[str, Dataset] = {}
-
-    def preload(self) -> None:
-        """Read what the whole batch names in a constant number of queries: its runs (locked),
-        its jobs, its datasets by OpenLineage name, and each poster's view right on them."""
-        run_ids = {e.run_id for e in self.events if e.run_id}
-        self.runs = dict.fromkeys(run_ids)
-        self.runs.update(
-            {
-                r.run_id: r
-                for r in Run.objects.select_for_update().filter(run_id__in=run_ids).order_by("pk")
-            }
-        )
-        named: dict[int | None, set[tuple[str, str]]] = {}
-        jobs: set[tuple[str, str]] = set()
-        for event in self.events:
-            parsed = self.parsed_event(event)
-            specs = parsed.inputs + parsed.outputs + ([parsed.dataset] if parsed.dataset else [])
-            named.setdefault(event.submitted_by_id, set()).update(
-                (s.namespace, s.name) for s in specs
-            )
-            if parsed.job:
-                jobs.add((parsed.job[0][:500], parsed.job[1][:500]))
-        self._load_jobs(jobs)
-        self.load_datasets(set().union(*named.values()))
-        for user_id, keys in named.items():
-            user = self.users.get(user_id) if user_id else None
-            found = [self.datasets[k] for k in keys if k in self.datasets]
-            if user is not None and found:
-                self.allowed(user, "view", found)
-
-    def parsed_event(self, event: LineageEvent) -> ParsedEvent:
-        if event.pk not in self.parsed:
-            self.parsed[event.pk] = parse_payload(event.payload, key=event.dedupe_key)
-        return self.parsed[event.pk]
-
-    def _load_jobs(self, keys: set[tuple[str, str]]) -> None:
-        if keys:
-            query = Q()
-            for namespace, name in keys:
-                query |= Q(namespace=namespace, name=name)
-            self.jobs.update({(j.namespace, j.name): j for j in Job.objects.filter(query)})
-
-    def load_datasets(self, keys: set[tuple[str, str]]) -> None:
-        """Datasets by (namespace, name): one query on the unique index of DatasetRef."""
-        unknown = keys - self.datasets.keys()
-        if unknown:
-            query = Q()
-            for namespace, name in unknown:
-                query |= Q(namespace=namespace, name=name)
-            for ref in DatasetRef.objects.select_related("dataset").filter(query):
-                self.datasets[(ref.namespace, ref.name)] = ref.dataset
-        self._load_matches(keys - self.datasets.keys() - self.matched)
-
-    def _load_matches(self, keys: set[tuple[str, str]]) -> None:
-        """Catalog datasets that names without a DatasetRef may be: by location (the name, or
-        namespace/name) or by catalog name. One query for all of them (location has no index:
-        one scan per batch, not one per name)."""
-        if not keys:
-            return
-        self.matched |= keys
-        locations = {n for _, n in keys} | {f"{ns}/{n}" for ns, n in keys}
-        names = {n for _, n in keys}
-        query = Q(location__in=locations) | Q(name__in=names)
-        for dataset in Dataset.objects.filter(query).order_by("pk"):
-            self.remember(dataset)
-
-    def remember(self, dataset: Dataset) -> None:
-        self.by_location.setdefault(dataset.location, dataset)
-        self.by_name.setdefault(dataset.name, dataset)
-
-    def match(self, spec: DatasetSpec) -> Dataset | None:
-        """The oldest catalog dataset whose location or name is the OpenLineage name."""
-        self._load_matches({(spec.namespace, spec.name)} - self.matched)
-        found = [
-            self.by_location.get(spec.name),
-            self.by_location.get(f"{spec.namespace}/{spec.name}"),
-            self.by_name.get(spec.name),
-        ]
-        return min((d for d in found if d is not None), key=lambda d: d.pk, default=None)
-
-    def allowed(self, user: AbstractBaseUser, action: str, datasets: list[Dataset]) -> set[int]:
-        """Ids among `datasets` the user may `action`: one policy query for those not yet known."""
-        unknown = {d.pk for d in datasets if (user.pk, action, d.pk) not in self.rights}
-        if unknown:
-            granted = set(
-                datasets_for(user, action).filter(pk__in=unknown).values_list("pk", flat=True)
-            )
-            for pk in unknown:
-                self.rights[(user.pk, action, pk)] = pk in granted
-        return {d.pk for d in datasets if self.rights[(user.pk, action, d.pk)]}
-
-
 def _claim(query: Q, limit: int) -> list[LineageEvent]:
     """Lock up to `limit` events matching `query`, oldest first, skipping those another worker
     holds; the caller's transaction marks them done before it releases them."""
@@ -246,7 +135,7 @@ def lineage_event_process(*, event_id: int) -> LineageEvent | None:
                 logger.info("lineage event %s already processed or being processed", event_id)
                 return None
             event = events[0]
-            _event_apply(_Batch(events), event)
+            _event_apply(EventBatch(events), event)
             _mark_processed(event)
             event.save(update_fields=["status", "processed_at", "notes"])
             return event
@@ -307,21 +196,16 @@ def _batch_process(query: Q) -> int:
         events = _claim(query, BATCH_SIZE)
         if not events:
             return 0
-        batch = _Batch(events)
+        batch = EventBatch(events)
         try:
             with transaction.atomic():
                 batch.preload()
                 for event in _in_lock_order(batch, events):
                     _event_apply(batch, event)
                     _mark_processed(event)
-        except OperationalError as exc:
-            if _is_transient(exc):
+        except Exception as exc:  # noqa: BLE001 - each event's own outcome is recorded below
+            if isinstance(exc, OperationalError) and _is_transient(exc):
                 raise  # the whole batch is rolled back and taken again
-            batch.forget()
-            for event in events:
-                event.processed_at = None
-                _event_apply_isolated(batch, event)
-        except Exception:  # noqa: BLE001 - each event's own outcome is found and recorded below
             logger.info(
                 "lineage batch of %s: an event failed; applying them one by one", len(events)
             )
@@ -333,13 +217,13 @@ def _batch_process(query: Q) -> int:
     return len(events)
 
 
-def _in_lock_order(batch: _Batch, events: list[LineageEvent]) -> list[LineageEvent]:
+def _in_lock_order(batch: EventBatch, events: list[LineageEvent]) -> list[LineageEvent]:
     """The batch's events grouped by job, each job's in arrival order. A job's edges are the
     rows events lock; taking jobs in one global order means two workers wait, never deadlock."""
     return sorted(events, key=lambda e: (batch.parsed_event(e).job or ("", ""), e.pk))
 
 
-def _event_apply_isolated(batch: _Batch, event: LineageEvent) -> None:
+def _event_apply_isolated(batch: EventBatch, event: LineageEvent) -> None:
     # A unique-constraint race (another worker created the same job, run or dataset first) is
     # tried once more: the winner's row has committed by the time the INSERT fails.
     for attempt in (1, 2):
@@ -380,7 +264,7 @@ def _mark_failed(event: LineageEvent, exc: Exception) -> None:
 class _Context:
     """One event's processing: its batch, its poster's rights, notes for the record."""
 
-    def __init__(self, batch: _Batch, event: LineageEvent) -> None:
+    def __init__(self, batch: EventBatch, event: LineageEvent) -> None:
         self.batch = batch
         self.event = event
         self.user = batch.users.get(event.submitted_by_id) if event.submitted_by_id else None
@@ -402,7 +286,7 @@ class _Context:
         return dataset.pk in self.batch.allowed(self.user, "change", [dataset])
 
 
-def _event_apply(batch: _Batch, event: LineageEvent) -> None:
+def _event_apply(batch: EventBatch, event: LineageEvent) -> None:
     """Apply a claimed event to the graph and the catalog:
 
     1. Upsert the job and the run (state is the latest by eventTime).
@@ -456,7 +340,7 @@ def _process_job_event(ctx: _Context, parsed: ParsedEvent) -> None:
         _register_model_from_event(ctx, run, job, model_facet, inputs, versions)
 
 
-def _job_upsert(batch: _Batch, *, namespace: str, name: str, payload: dict[str, Any]) -> Job:
+def _job_upsert(batch: EventBatch, *, namespace: str, name: str, payload: dict[str, Any]) -> Job:
     key = (namespace[:500], name[:500])
     job = batch.jobs.get(key)
     if job is None:
@@ -472,7 +356,7 @@ def _job_upsert(batch: _Batch, *, namespace: str, name: str, payload: dict[str, 
     return job
 
 
-def _run_upsert(batch: _Batch, *, job: Job, parsed: ParsedEvent) -> Run:
+def _run_upsert(batch: EventBatch, *, job: Job, parsed: ParsedEvent) -> Run:
     """The run, locked, with this event's state folded in: one INSERT or UPDATE when the batch
     has read its runs (a concurrent INSERT of the same runId fails the unique key, and the event
     is tried again)."""
