@@ -148,7 +148,7 @@ class LineageApi(APIView):
                 required=False,
             ),
             OpenApiParameter(
-                "depth", OpenApiTypes.INT, description="hops (default 2)", required=False
+                "depth", OpenApiTypes.INT, description="hops (default 1)", required=False
             ),
             OpenApiParameter(
                 "as_of",
@@ -161,7 +161,7 @@ class LineageApi(APIView):
     )
     def get(self, request: Request) -> Response:
         start = _node_for(request.user, request.query_params.get("node", ""))
-        depth = _int(request.query_params.get("depth"), 2, 0, selectors.MAX_DEPTH, "depth")
+        depth = _int(request.query_params.get("depth"), 1, 0, selectors.MAX_DEPTH, "depth")
         direction = request.query_params.get("direction", "both")
         as_of = _as_of(request)
         if direction == "both":

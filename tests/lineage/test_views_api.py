@@ -114,6 +114,15 @@ def test_graph_api_redacts_and_reports_edges(client, engineer, graph):
     assert bad.status_code == 400
 
 
+def test_graph_api_default_depth_is_one_hop(client, engineer, graph):
+    client.force_login(engineer)
+    default = client.get(f"/api/v1/lineage?node=dataset:{graph['clean'].name}").json()
+    one = client.get(f"/api/v1/lineage?node=dataset:{graph['clean'].name}&depth=1").json()
+    deeper = client.get(f"/api/v1/lineage?node=dataset:{graph['clean'].name}&depth=3").json()
+    assert default == one
+    assert len(deeper["nodes"]) > len(one["nodes"])
+
+
 def test_impact_api(client, engineer, graph):
     client.force_login(engineer)
     data = client.get(f"/api/v1/lineage/impact?node=dataset:{graph['raw'].name}").json()
