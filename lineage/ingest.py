@@ -59,7 +59,7 @@ logger = logging.getLogger(__name__)
 TERMINAL_STATES = {RunState.COMPLETE, RunState.ABORT, RunState.FAIL}
 MODEL_FACET = "charter_modelVersion"
 MODEL_DATA_FACET = "charter_modelData"
-BATCH_SIZE = 100  # events per transaction: amortises the claim, keeps row locks short
+BATCH_SIZE = 200  # events per transaction: amortises the reads, keeps row locks short
 DRAIN_SECONDS = 60  # one task stops draining after this; the next task or the sweeper goes on
 # a pending event this old lost its task (broker down at accept, message lost)
 TRANSIENT_SQLSTATES = {"40P01", "40001"}  # deadlock detected, serialization failure
@@ -330,7 +330,9 @@ def _process_job_event(ctx: _Context, parsed: ParsedEvent) -> None:
     ]
     now = parsed.event_time
     closes = parsed.event_type == "JobEvent" or parsed.event_kind == RunState.COMPLETE
-    _job_edges_sync(job=job, wanted=wanted, run=run, at=now, close_others=closes and bool(pairs))
+    _job_edges_sync(
+        ctx.batch, job=job, wanted=wanted, run=run, at=now, close_others=closes and bool(pairs)
+    )
     for spec, dataset in inputs + outputs:
         _apply_dataset_facets(ctx, dataset, spec, run=run)
     for spec, dataset in outputs:
@@ -385,25 +387,39 @@ def _run_upsert(batch: EventBatch, *, job: Job, parsed: ParsedEvent) -> Run:
     return run
 
 
-def _job_edges_sync(
-    *, job: Job, wanted: list[tuple], run: Run | None, at: datetime, close_others: bool
-) -> None:
-    """Open (or refresh) the job's read/wrote edges this event names and, when it states the
-    job's complete inputs and outputs (`close_others`), close its other open edges older than
-    the event. One SELECT of the job's open edges, then one INSERT and one UPDATE at most."""
-    by_key = {(e[0], e[1], e[2], e[3], e[4]): e[5] for e in wanted}
-    open_edges = {
-        (e.src_kind, e.src_id, e.dst_kind, e.dst_id, e.kind): e
-        for e in LineageEdge.objects.filter(
+def _job_open_edges(batch: EventBatch, job: Job) -> dict[tuple, tuple[int, datetime]]:
+    """The job's open read/wrote edges, key -> (pk, created_at): read once per batch, then kept
+    up to date by the batch's own writes."""
+    if job.pk not in batch.job_edges:
+        rows = LineageEdge.objects.filter(
             Q(src_kind=NodeKind.JOB, src_id=job.pk) | Q(dst_kind=NodeKind.JOB, dst_id=job.pk),
             kind__in=[EdgeKind.READ, EdgeKind.WROTE],
             valid_to__isnull=True,
-        )
-    }
+        ).values_list("src_kind", "src_id", "dst_kind", "dst_id", "kind", "pk", "created_at")
+        batch.job_edges[job.pk] = {tuple(r[:5]): (r[5], r[6]) for r in rows}
+    return batch.job_edges[job.pk]
+
+
+def _job_edges_sync(
+    batch: EventBatch,
+    *,
+    job: Job,
+    wanted: list[tuple],
+    run: Run | None,
+    at: datetime,
+    close_others: bool,
+) -> None:
+    """Open (or refresh) the job's read/wrote edges this event names and, when it states the
+    job's complete inputs and outputs (`close_others`), close its other open edges older than
+    the event. One INSERT and one UPDATE at most, plus one SELECT for a job's first event in
+    the batch."""
+    by_key = {(e[0], e[1], e[2], e[3], e[4]): e[5] for e in wanted}
+    known = _job_open_edges(batch, job)
+    others = dict(known)
     new, refreshed, stale = [], {}, []
     for key, version in by_key.items():
-        edge = open_edges.pop(key, None)
-        if edge is None:
+        found = others.pop(key, None)
+        if found is None:
             new.append(
                 LineageEdge(
                     src_kind=key[0],
@@ -418,10 +434,15 @@ def _job_edges_sync(
                 )
             )
             continue
-        refreshed.setdefault(version, []).append(edge.pk)
+        refreshed.setdefault(version, []).append(found[0])
     if close_others:  # open, but not named by this event
-        stale = [e.pk for e in open_edges.values() if e.created_at <= at]
+        stale = [key for key, (_, created_at) in others.items() if created_at <= at]
     LineageEdge.objects.bulk_create(new)
+    for edge in new:
+        key = (edge.src_kind, edge.src_id, edge.dst_kind, edge.dst_id, edge.kind)
+        known[key] = (edge.pk, edge.created_at)
+    if any(edge.pk is None for edge in new):  # a database that does not return ids
+        del batch.job_edges[job.pk]
     for version, ids in refreshed.items():  # one UPDATE, or one per version the event names
         seen: dict[str, Any] = {
             "last_seen_at": Greatest("last_seen_at", Value(at, output_field=DateTimeField()))
@@ -432,7 +453,7 @@ def _job_edges_sync(
             seen["dataset_version"] = version
         LineageEdge.objects.filter(pk__in=ids).update(**seen)
     if stale:
-        LineageEdge.objects.filter(pk__in=stale).update(valid_to=at)
+        LineageEdge.objects.filter(pk__in=[known.pop(key)[0] for key in stale]).update(valid_to=at)
 
 
 # --- datasets named by events ----------------------------------------------------------------
@@ -733,5 +754,6 @@ def _register_model_from_event(
                 run=run,
                 at=ctx.event.event_time,
             )
+            ctx.batch.job_edges.pop(job.pk, None)  # the job has an edge the batch did not see
     except ValidationError as exc:
         ctx.notes.append(f"charter_modelVersion not registered: {'; '.join(exc.messages)}")

@@ -3,6 +3,7 @@ their runs, jobs, datasets by OpenLineage name and the posters' rights on those 
 read once per batch in a constant number of queries."""
 
 import uuid
+from datetime import datetime
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
@@ -31,6 +32,7 @@ class EventBatch:
         self.rights: dict[tuple[int, str, int], bool] = {}
         self.jobs: dict[tuple[str, str], Job] = {}
         self.runs: dict[uuid.UUID, Run | None] = {}  # None: known not to exist yet
+        self.job_edges: dict[int, dict[tuple, tuple[int, datetime]]] = {}  # job pk -> open edges
         self.matched: set[tuple[str, str]] = set()  # names looked up among catalog datasets
         self.by_location: dict[str, Dataset] = {}
         self.by_name: dict[str, Dataset] = {}
