@@ -13,7 +13,12 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     STEWARD: ["catalog.add_dataset", "catalog.change_dataset", "catalog.view_dataset"],
     ENGINEER: [],
     COMPLIANCE: ["catalog.view_dataset", "ledger.view_event"],
-    ADMIN: ["catalog.add_dataset", "catalog.change_dataset", "catalog.view_dataset", "ledger.view_event"],
+    ADMIN: [
+        "catalog.add_dataset",
+        "catalog.change_dataset",
+        "catalog.view_dataset",
+        "ledger.view_event",
+    ],
 }
 
 
