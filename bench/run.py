@@ -138,6 +138,7 @@ def main() -> int:
     db_name = os.environ.get("BENCH_DB", "charter_bench_run")
     results_path = Path(os.environ.get("BENCH_RESULTS", ROOT / "bench" / "results" / "latest.json"))
     started = datetime.now(UTC)
+    load_at_start = os.getloadavg()
     log(f"scale={scale.name} database={db_name} only={sorted(only) or 'all'}")
     _setup_django(db_name)
     figures: list[dict] = []
@@ -177,9 +178,9 @@ def main() -> int:
         "git_commit": _git_commit(),
         "python": platform.python_version(),
         "machine": f"{os.cpu_count()} cores, {platform.machine()}",
+        "load_average_at_start": load_at_start,
         "load_average_at_end": os.getloadavg(),
         "seconds_per_group": timings,
-        "note": "Measured on a shared 2-core machine; other engineers' processes were running.",
     }
     results_path.parent.mkdir(parents=True, exist_ok=True)
     results_path.write_text(json.dumps({"meta": meta, "figures": figures}, indent=2) + "\n")
