@@ -52,7 +52,7 @@ from lineage.models import (
     RunState,
 )
 from lineage.openlineage import DatasetSpec, ParsedEvent, decode_body, parse_event
-from lineage.services import edges_upsert, model_version_register
+from lineage.services import edge_new, edges_upsert, model_version_register
 
 logger = logging.getLogger(__name__)
 
@@ -420,19 +420,7 @@ def _job_edges_sync(
     for key, version in by_key.items():
         found = others.pop(key, None)
         if found is None:
-            new.append(
-                LineageEdge(
-                    src_kind=key[0],
-                    src_id=key[1],
-                    dst_kind=key[2],
-                    dst_id=key[3],
-                    kind=key[4],
-                    dataset_version=version,
-                    last_run=run,
-                    created_at=at,
-                    last_seen_at=at,
-                )
-            )
+            new.append(edge_new(key, version, run=run, at=at))
             continue
         refreshed.setdefault(version, []).append(found[0])
     if close_others:  # open, but not named by this event

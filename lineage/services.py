@@ -43,6 +43,28 @@ SCHEMA_URL = "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent
 # --- edges ------------------------------------------------------------------------------------
 
 
+def edge_new(
+    key: tuple[str, int, str, int, str],
+    version: DatasetVersion | None,
+    *,
+    run: Run | None,
+    at: datetime,
+) -> LineageEdge:
+    """A new open edge for key (src_kind, src_id, dst_kind, dst_id, kind), first seen `at`."""
+    src_kind, src_id, dst_kind, dst_id, kind = key
+    return LineageEdge(
+        src_kind=src_kind,
+        src_id=src_id,
+        dst_kind=dst_kind,
+        dst_id=dst_id,
+        kind=kind,
+        dataset_version=version,
+        last_run=run,
+        created_at=at,
+        last_seen_at=at,
+    )
+
+
 def edges_upsert(
     *,
     edges: Iterable[tuple[str, int, str, int, str, DatasetVersion | None]],
@@ -65,19 +87,7 @@ def edges_upsert(
     for key, version in wanted.items():
         edge = existing.get(key)
         if edge is None:
-            new.append(
-                LineageEdge(
-                    src_kind=key[0],
-                    src_id=key[1],
-                    dst_kind=key[2],
-                    dst_id=key[3],
-                    kind=key[4],
-                    dataset_version=version,
-                    last_run=run,
-                    created_at=at,
-                    last_seen_at=at,
-                )
-            )
+            new.append(edge_new(key, version, run=run, at=at))
         else:
             edge.last_seen_at = max(edge.last_seen_at, at)
             edge.last_run = run or edge.last_run
