@@ -8,6 +8,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import itemgetter
 from typing import Any
 from urllib.parse import quote
 
@@ -33,6 +34,7 @@ from lineage.models import (
 
 IMPACT_CAP = 10_000
 MAX_DEPTH = 50
+HOP_SLICE_MIN = 1000  # frontier nodes expanded per query at least (bounds the query count)
 UPSTREAM, DOWNSTREAM = "upstream", "downstream"
 
 NodeKey = tuple[str, int]
@@ -254,20 +256,37 @@ def _pk_one_of(model: type, ids: list[int]) -> Q | RawSQL:
 
 
 def _next_nodes(frontier: list[NodeKey], as_of: datetime | None) -> list[NodeKey]:
-    """The distinct nodes one hop downstream of `frontier`: one query, an index scan per kind."""
+    """The distinct nodes one hop downstream of `frontier`: one query, an index probe per node."""
     ids: dict[str, list[int]] = defaultdict(list)
     for kind, pk in frontier:
         ids[kind].append(pk)
-    when, params = _alive_sql(as_of)
-    sources = []
-    for kind, pks in ids.items():
-        match, match_params = _one_of("e.src_id", pks)
-        sources.append(f"(e.src_kind = %s AND {match})")
-        params += [kind, *match_params]
-    sql = f"""
-        SELECT DISTINCT e.dst_kind, e.dst_id FROM {LineageEdge._meta.db_table} e
-        WHERE {when} AND ({" OR ".join(sources)})
-    """  # noqa: S608 - table and column names are ours; values are parameters
+    when, when_params = _alive_sql(as_of)
+    table = LineageEdge._meta.db_table
+    if connection.vendor == "postgresql":
+        # A join on the unnested ids, sorted: one index probe per node, in index order. With
+        # `src_id = ANY(ids)` and thousands of job ids the planner scanned every job edge in
+        # parallel instead (31 ms against 9 ms for 3,835 jobs at 1M edges).
+        unnest = (
+            "SELECT CAST(%s AS VARCHAR(20)), unnest(CAST(string_to_array(%s, ',') AS BIGINT[]))"
+        )
+        sql = f"""
+            SELECT DISTINCT e.dst_kind, e.dst_id
+            FROM ({" UNION ALL ".join([unnest] * len(ids))}) f(kind, id)
+            JOIN {table} e ON e.src_kind = f.kind AND e.src_id = f.id
+            WHERE {when}
+        """  # noqa: S608 - table and column names are ours; values are parameters
+        params = [v for kind, pks in ids.items() for v in (kind, ",".join(map(str, sorted(pks))))]
+        params += when_params
+    else:
+        sources, params = [], list(when_params)
+        for kind, pks in ids.items():
+            match, match_params = _one_of("e.src_id", pks)
+            sources.append(f"(e.src_kind = %s AND {match})")
+            params += [kind, *match_params]
+        sql = f"""
+            SELECT DISTINCT e.dst_kind, e.dst_id FROM {table} e
+            WHERE {when} AND ({" OR ".join(sources)})
+        """  # noqa: S608 - table and column names are ours; values are parameters
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()  # (kind, id) tuples as they are, ids already ints
@@ -289,13 +308,34 @@ def lineage_reach(
     depth = 0
     while frontier and depth < MAX_DEPTH and len(depths) <= cap:
         depth += 1
-        frontier = [key for key in _next_nodes(frontier, as_of) if key not in seen]
-        seen.update(frontier)
-        depths.update((key, depth) for key in frontier)
+        reached: list[NodeKey] = []
+        rest = frontier
+        while rest and len(depths) <= cap:
+            # No more of the frontier than the cap still needs, so the last hop does not probe
+            # the edges of thousands of nodes to keep a few; one slice for every other hop.
+            size = max(cap + 1 - len(depths), HOP_SLICE_MIN)
+            new = [key for key in _next_nodes(rest[:size], as_of) if key not in seen]
+            rest = rest[size:]
+            seen.update(new)
+            depths.update((key, depth) for key in new)
+            reached += new
+        frontier = reached
     truncated = len(depths) > cap
     if truncated:  # keep the nearest `cap`: dicts keep insertion (breadth-first) order
         depths = dict(itertools.islice(depths.items(), cap))
     return depths, truncated
+
+
+def _url_pattern(url_name: str, *kwargs: str) -> str:
+    """A format string for a URL pattern, `reverse()`d once with marker values: "{0}", "{1}"…
+    stand where the `kwargs` values go, in that order."""
+    from django.urls import reverse
+
+    markers = {name: f"{_URL_MARKER}{i}" for i, name in enumerate(kwargs)}
+    pattern = reverse(url_name, kwargs=markers).replace("{", "{{").replace("}", "}}")
+    for i, marker in enumerate(markers.values()):
+        pattern = pattern.replace(marker, "{" + str(i) + "}", 1)
+    return pattern
 
 
 def url_filler(url_name: str, *kwargs: str) -> Callable[..., str]:
@@ -303,13 +343,9 @@ def url_filler(url_name: str, *kwargs: str) -> Callable[..., str]:
     order of `kwargs`) by formatting, quoted as reverse() quotes them: reverse() per node cost
     most of impact analysis. Values that the `<str:>`/`<int:>` converters would refuse (empty,
     or holding '/') give "" as a failed reverse does."""
-    from django.urls import reverse
     from django.utils.http import RFC3986_SUBDELIMS
 
-    markers = {name: f"{_URL_MARKER}{i}" for i, name in enumerate(kwargs)}
-    pattern = reverse(url_name, kwargs=markers).replace("{", "{{").replace("}", "}}")
-    for i, marker in enumerate(markers.values()):
-        pattern = pattern.replace(marker, "{" + str(i) + "}", 1)
+    pattern = _url_pattern(url_name, *kwargs)
     safe = RFC3986_SUBDELIMS + "/~:@"
 
     def fill(*values: Any) -> str:
@@ -328,44 +364,61 @@ def url_filler(url_name: str, *kwargs: str) -> Callable[..., str]:
 
 _URL_MARKER = "90817263544536271809"  # digits, so both the int and str converters accept it
 _URL_PLAIN = re.compile(r"[A-Za-z0-9_.~-]+").fullmatch  # what quote() leaves alone (most names)
+_BY_DEPTH_THEN_ID = itemgetter("depth", "id")
 
 
-def _impact_datasets(ids: list[int], visible: QuerySet[Dataset]) -> dict[NodeKey, tuple]:
-    """(name, owner, url) of the datasets among `ids` that `visible` lets the user see."""
-    if not ids:
-        return {}
-    url = url_filler("catalog:dataset-detail", "name")
+def _impact_datasets(depth_of: dict[int, int], visible: QuerySet[Dataset]) -> list[dict]:
+    """Rows for the datasets among `depth_of` that `visible` lets the user see."""
+    if not depth_of:
+        return []
     owner = f"owner__{get_user_model().USERNAME_FIELD}"
-    rows = visible.filter(_pk_one_of(Dataset, ids)).order_by().values_list("pk", "name", owner)
-    return {(NodeKind.DATASET, pk): (name, owner or "", url(name)) for pk, name, owner in rows}
+    rows = visible.filter(_pk_one_of(Dataset, list(depth_of))).order_by()
+    fill = url_filler("catalog:dataset-detail", "name")
+    plain = _url_pattern("catalog:dataset-detail", "name").format
+    kind = NodeKind.DATASET
+    return [
+        {
+            "kind": kind,
+            "id": pk,
+            "name": name,
+            "owner": owner or "",
+            "depth": depth_of[pk],
+            "url": plain(name) if _URL_PLAIN(name) else fill(name),
+        }
+        for pk, name, owner in rows.values_list("pk", "name", owner)
+    ]
 
 
-def _impact_jobs(ids: list[int]) -> dict[NodeKey, tuple]:
-    if not ids:
-        return {}
-    url = url_filler("lineage:job-detail", "pk")
-    rows = Job.objects.filter(_pk_one_of(Job, ids)).order_by().values_list("pk", "name")
-    return {(NodeKind.JOB, pk): (name, "", url(pk)) for pk, name in rows}
+def _impact_jobs(depth_of: dict[int, int]) -> list[dict]:
+    if not depth_of:
+        return []
+    url = _url_pattern("lineage:job-detail", "pk").format  # an id needs no quoting
+    rows = Job.objects.filter(_pk_one_of(Job, list(depth_of))).order_by()
+    kind = NodeKind.JOB
+    return [
+        {"kind": kind, "id": pk, "name": name, "owner": "", "depth": depth_of[pk], "url": url(pk)}
+        for pk, name in rows.values_list("pk", "name")
+    ]
 
 
-def _impact_model_versions(ids: list[int]) -> dict[NodeKey, tuple]:
-    if not ids:
-        return {}
+def _impact_model_versions(depth_of: dict[int, int]) -> list[dict]:
+    if not depth_of:
+        return []
     url = url_filler("lineage:model-version-detail", "name", "version")
     owner = f"owner__{get_user_model().USERNAME_FIELD}"
-    rows = (
-        ModelVersion.objects.filter(_pk_one_of(ModelVersion, ids))
-        .order_by()
-        .values_list("pk", "model__name", "version", owner)
-    )
-    return {
-        (NodeKind.MODEL_VERSION, pk): (
-            f"{model} {version}",
-            owner or "",
-            url(model, version),
-        )
-        for pk, model, version, owner in rows
-    }
+    rows = ModelVersion.objects.filter(_pk_one_of(ModelVersion, list(depth_of))).order_by()
+    kind = NodeKind.MODEL_VERSION
+    return [
+        {
+            "kind": kind,
+            "id": pk,
+            "name": f"{model} {version}",
+            "owner": owner or "",
+            "depth": depth_of[pk],
+            "url": url(model, version),
+        }
+        for pk, model, version, owner in rows.values_list("pk", "model__name", "version", owner)
+    ]
 
 
 def lineage_impact(
@@ -377,37 +430,26 @@ def lineage_impact(
 ) -> dict[str, Any]:
     """Everything downstream of `start` (datasets, jobs, model versions) with owners, capped at
     10,000 nodes; datasets outside `visible` (the user's view from access.policies) and removed
-    nodes are counted but not named. One walk query, then one query per node kind."""
+    nodes are counted but not named. The walk, then one query per node kind whose rows become
+    the result rows directly (nearest first, then by id)."""
     depths, truncated = lineage_reach(start=start, as_of=as_of)
-    ids: dict[str, list[int]] = defaultdict(list)
-    for kind, pk in depths:
-        ids[kind].append(pk)
-    described = {
-        **_impact_datasets(ids[NodeKind.DATASET], visible),
-        **_impact_jobs(ids[NodeKind.JOB]),
-        **_impact_model_versions(ids[NodeKind.MODEL_VERSION]),
+    depth_of: dict[str, dict[int, int]] = defaultdict(dict)  # kind -> {id: depth}
+    for (kind, pk), depth in depths.items():
+        depth_of[kind][pk] = depth
+    groups = {
+        "datasets": _impact_datasets(depth_of[NodeKind.DATASET], visible),
+        "jobs": _impact_jobs(depth_of[NodeKind.JOB]),
+        "model_versions": _impact_model_versions(depth_of[NodeKind.MODEL_VERSION]),
     }
-    groups: dict[str, list[dict[str, Any]]] = {"datasets": [], "jobs": [], "model_versions": []}
-    group_of = {
-        NodeKind.DATASET: groups["datasets"],
-        NodeKind.JOB: groups["jobs"],
-        NodeKind.MODEL_VERSION: groups["model_versions"],
-    }
-    owners: set[str] = set()
-    for depth, key in sorted((d, k) for k, d in depths.items()):
-        found = described.get(key)
-        if found is None:
-            continue
-        name, owner, url = found
-        owners.add(owner)
-        group_of[key[0]].append(
-            {"kind": key[0], "id": key[1], "name": name, "owner": owner, "depth": depth, "url": url}
-        )
+    for rows in groups.values():
+        rows.sort(key=_BY_DEPTH_THEN_ID)
+    owners = {row["owner"] for row in groups["datasets"]}
+    owners.update(row["owner"] for row in groups["model_versions"])
     owners.discard("")
     return {
         **groups,
         "owners": sorted(owners),
-        "hidden_count": len(depths) - len(described),
+        "hidden_count": len(depths) - sum(map(len, groups.values())),
         "truncated": truncated,
         "total": len(depths),
     }

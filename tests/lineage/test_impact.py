@@ -95,6 +95,26 @@ def test_cap_is_exact_keeps_the_nearest_and_flags_truncation():
     assert sorted(capped.values()) == nearest
 
 
+def test_the_last_hop_expands_no_more_of_the_frontier_than_the_cap_needs(monkeypatch):
+    grid = layered(width=3, layers=3)
+    everything, _ = selectors.lineage_reach(start=node(grid[0][0]))
+    monkeypatch.setattr(selectors, "HOP_SLICE_MIN", 1)
+    sliced, cut = selectors.lineage_reach(start=node(grid[0][0]))
+    assert sliced == everything and not cut
+    expanded = []
+    next_nodes = selectors._next_nodes
+    monkeypatch.setattr(
+        selectors,
+        "_next_nodes",
+        lambda nodes, as_of: expanded.append(nodes) or next_nodes(nodes, as_of),
+    )
+    capped, cut = selectors.lineage_reach(start=node(grid[0][0]), cap=4)
+    assert cut and len(capped) == 4
+    assert sorted(capped.values()) == sorted(everything.values())[:4]
+    # the start, then 2 of the 3 jobs at depth 1: their 2 datasets pass the cap of 4
+    assert [len(nodes) for nodes in expanded] == [1, 2]
+
+
 def test_as_of_reads_the_past_graph():
     past = timezone.now() - timedelta(days=10)
     a, b = make_dataset("a"), make_dataset("b")
