@@ -8,6 +8,7 @@ from django_celery_beat.models import PeriodicTask
 
 from audits import services
 from audits.models import AuditPolicy, AuditRun, CheckResult, PiiProposal
+from audits.services import runs
 from ledger.models import Event
 from tests.audits.conftest import people_frame
 
@@ -167,7 +168,7 @@ def test_time_limit_ends_the_run_as_error(
 ):
     AuditPolicy.objects.filter(pk=policy.pk).update(time_limit_seconds=10)
     clock = iter([0.0, 0.0] + [1000.0] * 100)
-    monkeypatch.setattr(services.time, "monotonic", lambda: next(clock))
+    monkeypatch.setattr(runs.time, "monotonic", lambda: next(clock))
     [run] = run_now(policy, steward, django_capture_on_commit_callbacks)
     assert run.state == AuditRun.State.ERROR
     assert "time limit of 10 s" in run.error_message
@@ -192,7 +193,7 @@ def test_an_old_attempt_cannot_finish_a_reclaimed_run(policy, steward):
     old = services.audit_run_claim(run_id=run.pk, task_id="t1")
     services.audit_run_claim(run_id=run.pk, task_id="t1")  # the message came back
     assert (
-        services._run_finish(
+        runs._run_finish(
             run_id=run.pk, attempt=old, version=None, results=[], evidence=[], scope={}
         )
         is None
@@ -210,7 +211,7 @@ def test_abandoned_runs_are_recovered_and_finished_once(
     run = AuditRun.objects.create(policy=policy, dataset=policy.dataset, checks=policy.checks)
     services.audit_run_claim(run_id=run.pk, task_id="dead-worker")
     AuditRun.objects.filter(pk=run.pk).update(
-        heartbeat_at=timezone.now() - dt.timedelta(seconds=services.STALE_SECONDS + 5)
+        heartbeat_at=timezone.now() - dt.timedelta(seconds=runs.STALE_SECONDS + 5)
     )
     with django_capture_on_commit_callbacks(execute=True):
         assert services.audit_runs_recover() == [run.pk]
@@ -385,7 +386,7 @@ def test_a_run_waits_for_a_profile_in_progress_and_binds_to_its_version(
 
         dataset_profile(dataset_id=dataset.pk)
 
-    monkeypatch.setattr(services.time, "sleep", fake_sleep)
+    monkeypatch.setattr(runs.time, "sleep", fake_sleep)
     run = AuditRun.objects.create(policy=policy, dataset=dataset, checks=policy.checks)
     services.audit_run_execute(run_id=run.pk, task_id="t")
     run.refresh_from_db()
