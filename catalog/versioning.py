@@ -493,7 +493,10 @@ def dataset_as_of(*, dataset: Dataset, at: datetime) -> dict[str, Any]:
     logged change made after `at` (the ledger keeps before/after of each). Two queries plus the
     current state, whatever the history length.
     """
-    from catalog.services import COLUMN_FIELDS, _snapshot  # the same shape the ledger records
+    from catalog.services.datasets import (  # the same shape the ledger records
+        COLUMN_FIELDS,
+        _snapshot,
+    )
     from ledger.models import Event
 
     events = list(
