@@ -11,6 +11,7 @@ from pypdf import PdfReader
 
 from audits import services
 from audits.models import AuditRun
+from audits.services import runs
 from tests.audits.conftest import people_frame
 from tests.e2e.conftest import screenshot
 
@@ -52,9 +53,7 @@ def test_steward_creates_runs_watches_and_reads(
     live_server, page, login, steward, people, monkeypatch
 ):
     held: list[int] = []  # hold the run back from the worker so the page shows it in progress
-    monkeypatch.setattr(
-        services, "enqueue_on_commit", lambda task, **kw: held.append(kw.get("run_id"))
-    )
+    monkeypatch.setattr(runs, "enqueue_on_commit", lambda task, **kw: held.append(kw.get("run_id")))
     login(steward)
     page.goto(f"{live_server.url}/audits/")
     page.click("text=New policy")
