@@ -7,6 +7,7 @@ import os
 from typing import Any
 
 from celery import Celery
+from celery.concurrency.asynpool import AsynPool
 from django.db import transaction
 from kombu.exceptions import OperationalError as KombuOperationalError
 
@@ -15,6 +16,11 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 app = Celery("charter")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+# A pool process killed mid-task is reaped when its sentinel pipe closes, but the pipe can close
+# a moment before the kernel lets the parent reap the child; billiard then only notices on its
+# maintenance timer (5 s), and the task's redelivery waits for it. Every second bounds that.
+AsynPool.timers = property(lambda pool: {pool.maintain_pool: 1.0})
 
 logger = logging.getLogger(__name__)
 
