@@ -11,11 +11,12 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 
-# Dependencies first (their own layer, rebuilt only when pyproject.toml changes).
-COPY pyproject.toml ./
+# Dependencies first (their own layer, rebuilt only when pyproject.toml or the pins change),
+# at the exact versions CI tested (constraints.txt).
+COPY pyproject.toml constraints.txt ./
 RUN python -c "import tomllib; d = tomllib.load(open('pyproject.toml', 'rb')); \
 print('\n'.join(d['project']['dependencies']))" > /tmp/requirements.txt \
- && pip install -r /tmp/requirements.txt \
+ && pip install -c constraints.txt -r /tmp/requirements.txt \
  && rm /tmp/requirements.txt
 
 COPY . .

@@ -8,15 +8,21 @@ export PORT
 HONCHO := import sys, honcho.manager, honcho.command; honcho.manager.KILL_WAIT = 30; \
 	sys.argv[0] = "honcho"; honcho.command.main()
 
-.PHONY: install run test test-fast lint fmt check migrations-check e2e bench clean
+.PHONY: install lock run test test-fast lint fmt check migrations-check e2e bench clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# Re-resolve the ranges in pyproject.toml and record the exact versions in constraints.txt.
+lock:
+	$(PY) -m pip install --quiet --upgrade -e '.[dev]'
+	{ sed -n '1,2p' constraints.txt; $(PY) -m pip freeze --exclude-editable; } > constraints.txt.new
+	mv constraints.txt.new constraints.txt
 
 run: install
 	$(PY) manage.py migrate --noinput
