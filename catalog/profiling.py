@@ -281,11 +281,14 @@ def profile_source(
     declared_pii: set[str] | frozenset[str] = frozenset(),
     progress: Callable[[int], None] | None = None,
     chunksize: int = CHUNKSIZE,
+    on_chunk: Callable[[pd.DataFrame], None] | None = None,
 ) -> ProfileResult:
     """Profile `source` (a catalog.sources Source) in one chunked pass.
 
     1. Fingerprint first (sha256, size, row count), so progress can be reported per row.
     2. Read chunks, updating per-column stats and a distinct sample of at most 1,000 values.
+       Each chunk (all columns) is also handed to `on_chunk`, so an audit's checks can ride
+       on this parse instead of reading the file a second time.
     3. Suggest a PII kind per column from its name and sample; drop values of PII columns.
     """
     report = progress or (lambda _pct: None)
@@ -303,6 +306,8 @@ def profile_source(
             if column is None:
                 column = stats[name] = _ColumnStats(name=str(name), kind=_kind_of(chunk[name]))
             column.add(chunk[name])
+        if on_chunk is not None:
+            on_chunk(chunk)
         rows += len(chunk)
         if expected:
             report(10 + int(85 * min(rows, expected) / expected))  # at most 95 until done

@@ -63,6 +63,33 @@ def _plan(
     return runnable, ready
 
 
+class CheckPass:
+    """The checks of one run, fed chunk by chunk by whoever reads the data.
+
+    `run_on_chunks` drives it over a reader; an audit of a changed file feeds it the profile's
+    chunks instead (one parse for both). Checks read the context only when they finish, except
+    drift's reference and retention's period, so the context's schema, masks and facts may be
+    filled in after the chunks, once the version they belong to is recorded.
+    """
+
+    def __init__(self, specs: list[dict[str, Any]], ctx: CheckContext) -> None:
+        self.specs = specs
+        self.ctx = ctx
+        self.runnable, self.ready = _plan(specs, ctx)
+        self.rows = 0
+
+    def feed(self, chunk: Any) -> None:
+        for accumulator in self.runnable.values():
+            accumulator.update(chunk)
+        self.rows += len(chunk)
+
+    def results(self) -> list[dict[str, Any]]:
+        results = dict(self.ready)
+        for index, accumulator in self.runnable.items():
+            results[index] = accumulator.finish()
+        return [results[i] for i in range(len(self.specs))]
+
+
 def run_on_chunks(
     chunks: Iterable[Any],
     specs: list[dict[str, Any]],
@@ -72,18 +99,12 @@ def run_on_chunks(
     on_progress: Progress | None = None,
 ) -> list[dict[str, Any]]:
     """Feed every chunk to every check once; finish each check into its result."""
-    runnable, ready = _plan(specs, ctx)
-    seen = 0
+    checks = CheckPass(specs, ctx)
     for chunk in chunks:
-        for accumulator in runnable.values():
-            accumulator.update(chunk)
-        seen += len(chunk)
+        checks.feed(chunk)
         if on_progress and total_rows:
-            on_progress(min(99, int(seen * 100 / total_rows)))
-    results = dict(ready)
-    for index, accumulator in runnable.items():
-        results[index] = accumulator.finish()
-    return [results[i] for i in range(len(specs))]
+            on_progress(min(99, int(checks.rows * 100 / total_rows)))
+    return checks.results()
 
 
 def needed_columns(specs: list[dict[str, Any]], ctx: CheckContext) -> list[str]:

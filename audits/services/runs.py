@@ -26,6 +26,12 @@ from audits.checks.results import error_result, suite_statistics
 from audits.checks.specs import check_label
 from audits.models import AuditPolicy, AuditRun, CheckResult, PiiProposal
 from audits.services.policies import audit_policy_datasets
+from audits.services.run_context import (
+    DB_CHECKS,
+    SharedPass,
+    check_context,
+    drift_references,
+)
 from catalog import sources
 from catalog.models import Column, Dataset, DatasetVersion
 from config.celery import enqueue_on_commit
@@ -33,7 +39,6 @@ from ledger.services import ledger_record
 
 logger = logging.getLogger(__name__)
 
-DB_CHECKS = ("access_review",)  # checks that read Charter's own tables, not the data
 
 STALE_SECONDS = int(os.environ.get("CHARTER_AUDIT_STALE_SECONDS", "120"))
 HEARTBEAT_SECONDS = 2.0
@@ -265,12 +270,13 @@ def audit_run_execute(*, run_id: int, task_id: str) -> AuditRun | None:
             source = _reproduction_source(run)
             owner.beat(1, force=True)
             version = previous = run.version
+            shared = None
         else:
             source = sources.open_source(run.dataset)
             owner.beat(1, force=True)
-            version, previous = _bind_version(run, source, owner)
+            version, previous, shared = _bind_version(run, source, owner)
         owner.beat(5, force=True)
-        results, evidence, scope = _run_checks(run, source, version, previous, owner)
+        results, evidence, scope = _run_checks(run, source, version, previous, owner, shared)
         if reproduces:
             scope = {**scope, REPRODUCES: reproduces, "version": run.scope.get("version")}
     except sources.SourceError as exc:
@@ -307,12 +313,14 @@ PROFILE_WAIT_SECONDS = 300
 
 def _bind_version(
     run: AuditRun, source: Any, owner: _Owner
-) -> tuple[DatasetVersion | None, DatasetVersion | None]:
-    """Return (version the run reads, the version that was current before it).
+) -> tuple[DatasetVersion | None, DatasetVersion | None, SharedPass | None]:
+    """Return (version the run reads, the version that was current before it, the checks
+    already fed by the profile's parse, or None).
 
-    A new fingerprint records a new version first, through the catalog's profiling. When
+    A new fingerprint records a new version first, through the catalog's profiling; the
+    file's data checks ride on the profile's chunks, so the file is parsed once. When
     another worker is already profiling the dataset, wait for it (heartbeating) and bind to
-    the version it records.
+    the version it records; the checks then read the file themselves.
     """
     from catalog.services import dataset_profile
 
@@ -320,9 +328,12 @@ def _bind_version(
     previous = dataset.current_version
     fingerprint = source.fingerprint()
     if previous is not None and previous.fingerprint == fingerprint.sha256:
-        return previous, previous
+        return previous, previous, None
     reason = f"audit run {run.pk} saw a new fingerprint"
-    if dataset_profile(dataset_id=dataset.pk, reason=reason) is None:
+    shared = SharedPass.start(run, source, previous, owner)
+    on_chunk = shared.feed if shared is not None else None
+    if dataset_profile(dataset_id=dataset.pk, reason=reason, on_chunk=on_chunk) is None:
+        shared = None  # another worker's profile: nothing was fed
         waited = 0.0
         while Dataset.objects.filter(
             pk=dataset.pk, profile_status=Dataset.ProfileStatus.RUNNING
@@ -344,103 +355,9 @@ def _bind_version(
             "The data changed while it was being read, or it could not be profiled; "
             "the run could not be bound to a version. Try again."
         )
-    return current, previous
-
-
-def _masks(dataset: Dataset) -> tuple[dict[str, Any], dict[str, str]]:
-    from access.masking import HASH, mask_value, rule_for
-
-    masks: dict[str, Any] = {}
-    declared: dict[str, str] = {}
-    key = settings.CHARTER_MASKING_KEY
-    for column in Column.objects.filter(dataset=dataset):
-        declared[column.name] = column.pii_kind or ""
-        kind = column.pii_kind or column.suggested_pii_kind  # suggested PII is masked too
-        if not kind:
-            continue
-        rule = rule_for(kind, column.masking or "") or HASH
-
-        def mask(value: Any, rule: str = rule) -> Any:
-            return mask_value(value, rule, key=key)
-
-        masks[column.name] = mask
-    return masks, declared
-
-
-def _references(
-    run: AuditRun,
-    version: DatasetVersion | None,
-    previous: DatasetVersion | None,
-    specs: list[dict[str, Any]],
-) -> dict[int, dict]:
-    """For each drift check, the distribution a run recorded on the reference version."""
-    references: dict[int, dict] = {}
-    for index, spec in enumerate(specs):
-        if spec["kind"] != "distribution_drift":
-            continue
-        number = spec.get("reference_version")
-        if number is None:
-            if previous is not None and version is not None and previous.pk != version.pk:
-                number = previous.number
-            elif version is not None:
-                number = version.number - 1
-        if not number:
-            continue
-        rows = (
-            CheckResult.objects.filter(
-                run__dataset=run.dataset,
-                run__version__number=number,
-                kind="distribution_drift",
-                column=spec["column"],
-            )
-            .order_by("-run__finished_at")
-            .values_list("result", flat=True)[:5]
-        )
-        for result in rows:
-            distribution = (result.get("details") or {}).get("distribution")
-            if distribution:
-                references[index] = {**distribution, "version": number}
-                break
-        if index not in references:  # no run recorded it: read the version's kept snapshot
-            snapshot = _reference_from_snapshot(run.dataset, number, spec)
-            if snapshot is not None:
-                references[index] = snapshot
-    return references
-
-
-def _reference_from_snapshot(dataset: Dataset, number: int, spec: dict) -> dict | None:
-    """The column's distribution in a past version, read from its snapshot (one chunked pass)."""
-    from audits.checks.drift import DistributionDriftCheck
-    from audits.checks.quality import CheckContext
-    from catalog.versioning import version_source
-
-    version = DatasetVersion.objects.filter(dataset=dataset, number=number).first()
-    if version is None:
-        return None
-    try:
-        source = version_source(version)
-        masks, _ = _masks(dataset)
-        check = DistributionDriftCheck(spec, CheckContext(now=timezone.now(), masks=masks), 0)
-        for chunk in source.iter_chunks(columns=[spec["column"]]):
-            check.update(chunk)
-    except (sources.SourceError, KeyError, ValueError) as exc:
-        logger.info("no snapshot baseline for %s v%s: %s", dataset.name, number, exc)
-        return None
-    distribution = check.own_distribution()
-    if distribution is None:
-        return None
-    return {**distribution, "version": number, "from": "snapshot"}
-
-
-def _facts(dataset: Dataset) -> dict[str, Any]:
-    oldest = dataset.versions.order_by("created_at").values_list("created_at", flat=True).first()
-    return {
-        "retention_days": dataset.retention_days,
-        "legal_basis": dataset.legal_basis,
-        "purpose": dataset.purpose,
-        "pii_columns": list(dataset.columns.exclude(pii_kind="").values_list("name", flat=True)),
-        "oldest_version_at": (oldest or dataset.created_at).isoformat(),
-    }
+    if shared is not None and shared.failure is not None:
+        raise shared.failure  # a check failed (or the run was aborted) during the profile
+    return current, previous, shared
 
 
 def _run_checks(
@@ -449,26 +366,21 @@ def _run_checks(
     version: DatasetVersion | None,
     previous: DatasetVersion | None,
     owner: _Owner,
+    shared: SharedPass | None = None,
 ) -> tuple[list, list, dict]:
     from audits.checks.engine import run_on_source
-    from audits.checks.quality import CheckContext
     from audits.checks.sql import run_pushdown
     from audits.governance import access_review_result
 
     specs = run.checks
-    masks, declared = _masks(run.dataset)
-    ctx = CheckContext(
-        now=timezone.now(),
-        columns=[c.as_dict() for c in source.columns()],
-        reference_schema=previous.schema if previous is not None else None,
-        # both schemas come from the catalog's profiling, so type names compare like for like
-        current_schema=version.schema if version is not None else None,
-        masks=masks,
-        references=_references(run, version, previous, specs),
-        declared_pii=declared,
-        facts=_facts(run.dataset),
-    )
     data_specs = [(i, s) for i, s in enumerate(specs) if s["kind"] not in DB_CHECKS]
+    found = shared.results_for(run, source, version, previous) if shared is not None else None
+    if found is not None:
+        ctx = shared.checks.ctx
+    else:
+        ctx = check_context(
+            run, source, version, previous, drift_references(run, version, previous, specs)
+        )
     results: dict[int, dict[str, Any]] = {}
     evidence: list[str] = []
     total = version.row_count if version is not None else None
@@ -482,7 +394,8 @@ def _run_checks(
             found, evidence = run_pushdown(source, only, ctx, on_progress=progress)
             scope = {"method": "pushed-down SQL on the whole table", "sample_size": total}
         else:
-            found = run_on_source(source, only, ctx, total_rows=total, on_progress=progress)
+            if found is None:
+                found = run_on_source(source, only, ctx, total_rows=total, on_progress=progress)
             scope = {"method": "one chunked pass over the whole file", "sample_size": total}
         results.update({i: r for (i, _), r in zip(data_specs, found, strict=True)})
     else:

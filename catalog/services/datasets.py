@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import re
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -281,7 +282,11 @@ def _profile_is_stale(dataset: Dataset) -> bool:
 
 
 def dataset_profile(
-    *, dataset_id: int, actor_id: int | None = None, reason: str = ""
+    *,
+    dataset_id: int,
+    actor_id: int | None = None,
+    reason: str = "",
+    on_chunk: Callable[[Any], None] | None = None,
 ) -> Dataset | None:
     """Profile a dataset and record a version when its fingerprint changed (called by the task).
 
@@ -289,6 +294,7 @@ def dataset_profile(
     2. Read the source through catalog.profiling (pandas; imported here, off the web path).
     3. In one transaction: sync columns, store the profile, add a version with its diff, log it.
     A source problem marks the profile failed with the message; nothing else changes.
+    `on_chunk` sees every chunk the profile reads (an audit runs its checks on them: one parse).
     """
     from catalog import profiling
 
@@ -313,7 +319,10 @@ def dataset_profile(
 
     try:
         result = profiling.profile_source(
-            sources.open_source(dataset), declared_pii=declared, progress=progress
+            sources.open_source(dataset),
+            declared_pii=declared,
+            progress=progress,
+            on_chunk=on_chunk,
         )
     except sources.SourceError as exc:
         _profile_failed(dataset=dataset, actor=actor, message=str(exc))

@@ -357,17 +357,31 @@ def test_recently_queued_and_live_runs_are_left_alone(policy):
 
 
 @pytest.mark.django_db
-def test_an_unexpected_error_ends_the_run_as_error_and_is_raised(policy, steward, monkeypatch):
+@pytest.mark.parametrize("profiled_before", [False, True])
+def test_an_unexpected_error_ends_the_run_as_error_and_is_raised(
+    policy, steward, monkeypatch, profiled_before
+):
+    """Both when the checks ride on the profile's parse (a new version) and on their own pass;
+    in the first case the profile itself is still stored."""
+    from catalog.models import Dataset
+    from catalog.services import dataset_profile
+
+    if profiled_before:
+        dataset_profile(dataset_id=policy.dataset.pk)
+
     def boom(*args, **kwargs):
         raise KeyError("surprise")
 
-    monkeypatch.setattr("audits.checks.engine.run_on_source", boom)
+    monkeypatch.setattr("audits.checks.engine.CheckPass.feed", boom)
     run = AuditRun.objects.create(policy=policy, dataset=policy.dataset, checks=policy.checks)
     with pytest.raises(KeyError):
         services.audit_run_execute(run_id=run.pk, task_id="t")
     run.refresh_from_db()
     assert run.state == AuditRun.State.ERROR
     assert "internal error (KeyError" in run.error_message
+    dataset = Dataset.objects.get(pk=policy.dataset.pk)
+    assert dataset.profile_status == Dataset.ProfileStatus.READY
+    assert dataset.current_version is not None
 
 
 @pytest.mark.django_db
