@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from access.models import ApiToken, LoginThrottle
+from access.models import AccessApproval, AccessGrant, AccessRequest, ApiToken, LoginThrottle
 
 
 @admin.register(ApiToken)
@@ -23,3 +23,40 @@ class ApiTokenAdmin(admin.ModelAdmin):
 @admin.register(LoginThrottle)
 class LoginThrottleAdmin(admin.ModelAdmin):
     list_display = ("username", "ip_address", "failures", "last_failure_at", "locked_until")
+
+
+class _ReadOnlyAdmin(admin.ModelAdmin):
+    """Requests, approvals and grants change only through access.services, which checks the
+    policy and writes the ledger event in the same transaction; the admin shows them."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(AccessRequest)
+class AccessRequestAdmin(_ReadOnlyAdmin):
+    list_display = ("dataset", "requester", "level", "status", "duration_days", "created_at")
+    list_filter = ("status", "level")
+    list_select_related = ("dataset", "requester")
+    search_fields = ("dataset__name", "requester__username", "purpose")
+
+
+@admin.register(AccessApproval)
+class AccessApprovalAdmin(_ReadOnlyAdmin):
+    list_display = ("request", "approver", "capacity", "created_at")
+    list_filter = ("capacity",)
+    list_select_related = ("request__dataset", "request__requester", "approver")
+
+
+@admin.register(AccessGrant)
+class AccessGrantAdmin(_ReadOnlyAdmin):
+    list_display = ("dataset", "user", "level", "starts_at", "expires_at", "ended_at", "ending")
+    list_filter = ("level", "ending")
+    list_select_related = ("dataset", "user")
+    search_fields = ("dataset__name", "user__username", "purpose")

@@ -463,10 +463,15 @@ def access_grant_revoke(*, grant: AccessGrant, actor: AbstractBaseUser, reason: 
     if not reason:
         raise ValidationError({"reason": "Give a reason: the holder and the ledger record it."})
     _grant_end(grant=grant, ending=AccessGrant.Ending.REVOKED, actor=actor, reason=reason)
-    from access.tasks import access_grant_notify_task
-
-    enqueue_on_commit(access_grant_notify_task, grant_id=grant.pk, event="revoked")
+    _grant_notify(grant, "revoked")
     return grant
+
+
+def _grant_notify(grant: AccessGrant, event: str) -> None:
+    """Tell the holder their grant ended, once the transaction that ended it commits."""
+    from access.tasks import access_grant_notify_task  # tasks import these services
+
+    enqueue_on_commit(access_grant_notify_task, grant_id=grant.pk, event=event)
 
 
 def access_grants_expire(*, now: datetime | None = None) -> int:
@@ -489,6 +494,7 @@ def access_grants_expire(*, now: datetime | None = None) -> int:
             if grant is None:
                 continue  # another worker got there first
             _grant_end(grant=grant, ending=AccessGrant.Ending.EXPIRED, actor=None, reason="expired")
+            _grant_notify(grant, "expired")
             ended += 1
     return ended
 
@@ -605,7 +611,7 @@ def _approver_emails(access_request: AccessRequest) -> list[str]:
 
 
 def access_grant_notification_send(*, grant_id: int, event: str) -> int:
-    """E-mail a grant's holder that it was revoked (with the reason)."""
+    """E-mail a grant's holder that it ended ("revoked", with the reason, or "expired")."""
     grant = (
         AccessGrant.objects.select_related("dataset", "user", "ended_by")
         .filter(pk=grant_id)
@@ -613,7 +619,8 @@ def access_grant_notification_send(*, grant_id: int, event: str) -> int:
     )
     if grant is None or not grant.user.email:
         return 0
-    subject = f"[Charter] Your access to {grant.dataset.name} was {event}"
+    ended = "expired" if event == "expired" else f"was {event}"
+    subject = f"[Charter] Your access to {grant.dataset.name} {ended}"
     body = (
         f"Your {grant.level} access to {grant.dataset.name} ended on "
         f"{grant.ended_at:%Y-%m-%d %H:%M} UTC ({event}"

@@ -24,6 +24,22 @@ def test_expire_task_revokes_what_expired(make_dataset, engineer, grant_access):
     assert grant.ending == "expired"
 
 
+def test_expiry_mails_the_holder_once(
+    make_dataset, engineer, grant_access, django_capture_on_commit_callbacks
+):
+    grant = grant_access(engineer, make_dataset(name="loans"), days=1)
+    with (
+        time_machine.travel(timezone.now() + timedelta(days=2)),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        assert access_grants_expire_task.delay().get() == 1
+        assert access_grants_expire_task.delay().get() == 0  # already ended: no second mail
+    [message] = mail.outbox
+    assert message.to == [engineer.email]
+    assert message.subject == "[Charter] Your access to loans expired"
+    assert f"Your {grant.level} access to loans ended" in message.body
+
+
 def test_notify_tasks_handle_vanished_rows(db):
     assert access_request_notify_task(request_id=999, event="approved") == 0
     assert access_grant_notify_task(grant_id=999, event="revoked") == 0
