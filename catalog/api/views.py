@@ -1,7 +1,5 @@
 """Catalog API: thin handlers. Policy first (404 invisible, 403 not allowed), then one service."""
 
-import functools
-
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
@@ -23,6 +21,7 @@ from access.policies import (
     issue_reports_for,
 )
 from catalog import bulk, selectors, services
+from catalog.api import lists
 from catalog.api import serializers as s
 from catalog.filters import DatasetFilter
 from catalog.models import Column, Connection, Dataset
@@ -34,24 +33,6 @@ FACETS_PARAM = OpenApiParameter(
     OpenApiTypes.BOOL,
     description="Add facet counts (domain, tag, owner, ...) to the page.",
 )
-
-
-class CappedPagination(Pagination):
-    """Page numbers whose `count` stops at 10,001: `count_capped` says "10,000+" to clients."""
-
-    django_paginator_class = functools.partial(
-        selectors.CappedPaginator, rows=selectors.dataset_rows
-    )
-
-    def get_paginated_response(self, data):
-        response = super().get_paginated_response(data)
-        response.data["count_capped"] = self.page.paginator.capped
-        return response
-
-    def get_paginated_response_schema(self, schema):
-        schema = super().get_paginated_response_schema(schema)
-        schema["properties"]["count_capped"] = {"type": "boolean"}
-        return schema
 
 
 def _detail(name: str, user) -> Dataset:
@@ -70,14 +51,15 @@ def _detail(name: str, user) -> Dataset:
 
 
 class DatasetListCreateApi(APIView):
-    pagination_class = CappedPagination  # documents the page envelope in the schema
+    pagination_class = lists.DatasetListPagination  # documents the page envelope in the schema
     parser_classes = [JSONParser, MultiPartParser, FormParser]
 
     @extend_schema(
         summary="Search and browse datasets",
         description=(
             "Datasets you may see, filtered by `search` (full-text, typo-tolerant) and facets. "
-            "Restricted datasets you hold no grant for never appear, not even in facet counts."
+            "Restricted datasets you hold no grant for never appear, not even in facet counts. "
+            "Pages carry no count unless `count=true` (a count reads up to 10,001 matches)."
         ),
         parameters=[FACETS_PARAM],
         filters=True,
@@ -88,12 +70,10 @@ class DatasetListCreateApi(APIView):
         filterset = DatasetFilter(request.query_params, queryset=visible)
         if not filterset.is_valid():
             raise exceptions.ValidationError(filterset.errors)
-        paginator = CappedPagination()
-        page = paginator.paginate_queryset(filterset.qs, request, view=self)
-        response = paginator.get_paginated_response(
-            s.DatasetListOutputSerializer(page, many=True).data
-        )
-        if request.query_params.get("facets") in ("1", "true"):
+        paginator = lists.DatasetListPagination()
+        ids = paginator.paginate_ids(filterset.qs, request)
+        response = paginator.get_paginated_response(lists.dataset_list_rows(ids))
+        if request.query_params.get("facets") in lists.TRUE_VALUES:
             response.data["facets"] = selectors.dataset_facets(filterset.qs)
         return response
 
