@@ -10,11 +10,13 @@ The capped count is a pass over up to 10,001 visible rows, so it is sent only wh
 
 from __future__ import annotations
 
-from collections import defaultdict
+import functools
 from typing import Any
 from urllib.parse import quote
 
-from django.db.models import F, QuerySet
+from django.db import connection
+from django.db.models import BooleanField, ExpressionWrapper, F, OuterRef, Q, QuerySet
+from django.db.models.expressions import RawSQL
 from django.urls import reverse
 from django.utils.http import RFC3986_SUBDELIMS
 from rest_framework import serializers
@@ -142,20 +144,67 @@ def dataset_url_filler():
     return lambda name: prefix + quote(name, safe=safe) + suffix
 
 
-def dataset_list_rows(ids: list[int]) -> list[dict[str, Any]]:
-    """The API list rows of these datasets, in the order of `ids`: two queries, no models."""
-    if not ids:
-        return []
-    found = {
-        row["id"]: row
-        for row in Dataset.objects.filter(pk__in=ids)
+def _rows_queryset(condition) -> QuerySet[Dataset]:
+    return (
+        Dataset.objects.filter(condition)
         .order_by()
         .values("id", *_ROW_VALUES, **_ROW_RENAMED, has_pii=pii_flag())
-    }
-    tags: dict[int, list[str]] = defaultdict(list)
+    )
+
+
+class _IdsMarker:
+    """Stands in the compiled statement's parameters where each request's ids go."""
+
+
+@functools.cache
+def _postgres_rows_statement() -> tuple[str, tuple, int, list[str]]:
+    """The rows query with tags as an array column, compiled by the ORM once per process.
+
+    Building and compiling the query (joins, the PII probe, the tags) cost more Python time
+    per request than PostgreSQL takes to answer it. Only the id array changes: `id = ANY(%s)`.
+    """
+    from django.contrib.postgres.expressions import ArraySubquery
+
+    marker = _IdsMarker()
+    table = connection.ops.quote_name(Dataset._meta.db_table)
+    # Quoted identifiers only; the ids are a bound parameter.
+    in_ids = RawSQL(f"{table}.{connection.ops.quote_name('id')} = ANY(%s)", (marker,))  # noqa: S611
+    tag_names = (
+        Dataset.tags.through.objects.filter(dataset_id=OuterRef("pk"))
+        .order_by("tag__name")
+        .values("tag__name")
+    )
+    query = _rows_queryset(ExpressionWrapper(in_ids, output_field=BooleanField()))
+    query = query.annotate(tag_names=ArraySubquery(tag_names))
+    sql, params = query.query.sql_with_params()
+    columns = [*query.query.values_select, *query.query.annotation_select]
+    return sql, params, next(i for i, p in enumerate(params) if p is marker), columns
+
+
+def _postgres_rows(ids: list[int]) -> dict[int, dict[str, Any]]:
+    sql, params, at, columns = _postgres_rows_statement()
+    params = (*params[:at], ids, *params[at + 1 :])
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return {row[0]: dict(zip(columns, row, strict=True)) for row in cursor.fetchall()}
+
+
+def _orm_rows(ids: list[int]) -> dict[int, dict[str, Any]]:
+    found = {row["id"]: row for row in _rows_queryset(Q(pk__in=ids))}
+    for row in found.values():
+        row["tag_names"] = []
     tagged = Dataset.tags.through.objects.filter(dataset_id__in=ids)
     for dataset_id, tag in tagged.order_by("tag__name").values_list("dataset_id", "tag__name"):
-        tags[dataset_id].append(tag)
+        found[dataset_id]["tag_names"].append(tag)
+    return found
+
+
+def dataset_list_rows(ids: list[int]) -> list[dict[str, Any]]:
+    """The API list rows of these datasets, in the order of `ids`: one query on PostgreSQL
+    (tags as an array), two elsewhere; no model instances, no serializer fields."""
+    if not ids:
+        return []
+    found = _postgres_rows(ids) if connection.vendor == "postgresql" else _orm_rows(ids)
     url = dataset_url_filler()
     when = serializers.DateTimeField().to_representation  # DRF's format: ISO 8601, "Z"
     rows = []
@@ -172,7 +221,7 @@ def dataset_list_rows(ids: list[int]) -> list[dict[str, Any]]:
                 "status": row["status"],
                 "owner": row["owner_name"],
                 "domain": row["domain_name"],
-                "tags": tags.get(pk, []),
+                "tags": row["tag_names"],
                 "has_pii": bool(row["has_pii"]),
                 "row_count": row["row_count"],
                 "size_bytes": row["size_bytes"],
