@@ -194,3 +194,27 @@ def test_impact_queries_grow_with_hops_not_nodes(engineer):
         big = selectors.lineage_impact(user=engineer, start=node(wide[0][0]), visible=visible)
     assert (small["total"], big["total"]) == (7, 25)
     assert len(many.captured_queries) == len(few.captured_queries) == 8 + 3
+
+
+def test_the_cap_keeps_the_lowest_ids_of_the_depth_it_cuts():
+    start, job = make_dataset("start"), Job.objects.create(name="fan")
+    outs = [make_dataset(f"out-{i}") for i in range(5)]
+    link((node(start), node(job)), *[(node(job), node(d)) for d in reversed(outs)])
+    capped, cut = selectors.lineage_reach(start=node(start), cap=3)
+    assert cut and capped == {node(job): 1, node(outs[0]): 2, node(outs[1]): 2}
+    assert selectors.lineage_reach(start=node(start), cap=3) == (capped, cut)  # deterministic
+
+
+def test_impact_rows_are_nearest_first_then_by_id(admin_user):
+    start = make_dataset("start")
+    near, far = Job.objects.create(name="near"), Job.objects.create(name="far")
+    first = [make_dataset(f"first-{i}") for i in range(3)]
+    second = [make_dataset(f"second-{i}") for i in range(3)]
+    link((node(start), node(near)), *[(node(near), node(d)) for d in reversed(second)])
+    link((node(second[0]), node(far)), *[(node(far), node(d)) for d in reversed(first)])
+    impact = selectors.lineage_impact(
+        user=admin_user, start=node(start), visible=datasets_for(admin_user, "view")
+    )
+    rows = [(d["depth"], d["name"]) for d in impact["datasets"]]
+    assert rows == [(2, d.name) for d in second] + [(4, d.name) for d in first]
+    assert [(j["depth"], j["name"]) for j in impact["jobs"]] == [(1, "near"), (3, "far")]
