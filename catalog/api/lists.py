@@ -24,6 +24,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 
+from catalog.filters import DatasetFilter
 from catalog.models import Dataset
 from catalog.selectors import COUNT_CAP, CappedPaginator, pii_flag
 from config.api import Pagination
@@ -133,6 +134,16 @@ class DatasetListPagination(Pagination):
                 "schema": {"type": "boolean"},
             },
         ]
+
+
+def dataset_filterset(params, visible: QuerySet[Dataset]) -> DatasetFilter:
+    """DatasetFilter over `visible`; unbound when no filter parameter is given at all.
+
+    An unbound filterset filters nothing and sorts by name, as a bound one with no values
+    does, without building and validating its form (~1 ms of a plain list request).
+    """
+    given = params if params.keys() & DatasetFilter.base_filters.keys() else None
+    return DatasetFilter(given, queryset=visible)
 
 
 def dataset_url_filler():

@@ -23,7 +23,6 @@ from access.policies import (
 from catalog import bulk, selectors, services
 from catalog.api import lists
 from catalog.api import serializers as s
-from catalog.filters import DatasetFilter
 from catalog.models import Column, Connection, Dataset
 from config.api import Pagination
 from config.exports import csv_response
@@ -67,8 +66,8 @@ class DatasetListCreateApi(APIView):
     )
     def get(self, request: Request) -> Response:
         visible = selectors.searchable(datasets_for(request.user, "view"))
-        filterset = DatasetFilter(request.query_params, queryset=visible)
-        if not filterset.is_valid():
+        filterset = lists.dataset_filterset(request.query_params, visible)
+        if filterset.is_bound and not filterset.is_valid():
             raise exceptions.ValidationError(filterset.errors)
         paginator = lists.DatasetListPagination()
         ids = paginator.paginate_ids(filterset.qs, request)
