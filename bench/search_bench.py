@@ -67,7 +67,8 @@ def run(scale: Scale) -> list[Figure]:
     page = [f"/catalog/?q={q.replace(' ', '+')}" for q in QUERIES]
     typeahead = [f"/api/v1/typeahead/datasets/?q={p}" for p in PREFIXES]
 
-    api_sql, api_response = _count_queries(pop.engineer_username, api[0])
+    # The API counts on request only (`count=1`); the count check needs the count asked for.
+    api_sql, api_response = _count_queries(pop.engineer_username, f"{api[0]}&count=1")
     page_sql, page_response = _count_queries(pop.engineer_username, page[0])
     api_count = api_response.json().get("count")
     # Pages 1-3 of the common term, as far as there are results (a small catalog has fewer).

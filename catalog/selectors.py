@@ -32,7 +32,7 @@ from django.db.models import (
     When,
 )
 from django.db.models.expressions import Col, Expression
-from django.db.models.functions import Coalesce, Greatest
+from django.db.models.functions import Coalesce
 
 from catalog.models import (
     Column,
@@ -126,45 +126,82 @@ def dataset_search(queryset: QuerySet[Dataset], query: str) -> QuerySet[Dataset]
 
 
 def _search_postgres(queryset: QuerySet[Dataset], terms: list[str]) -> QuerySet[Dataset]:
-    """Full-text first (stored tsvector, GIN); when nothing matches, trigram similarity on names.
+    """Full-text (stored tsvector, GIN); when nothing matches, again with corrected spellings.
 
-    Both paths are served by an index (migrations 0003/0004), so search stays fast at 100k rows.
+    Every word is a prefix, so results appear while the user is still typing. A misspelt word
+    is replaced by the closest words of the catalog's vocabulary (migration 0007), so the typo
+    path is one small trigram lookup and then the same indexed full-text search.
     """
-    from django.contrib.postgres.lookups import TrigramWordSimilar
-    from django.contrib.postgres.search import (
-        SearchQuery,
-        SearchRank,
-        SearchVectorField,
-        TrigramWordSimilarity,
-    )
+    full_text = _full_text(queryset, [[t] for t in terms], terms[0])
+    if _any(full_text):
+        return full_text
+    return _full_text(queryset, _spelling_alternatives(terms), terms[0])
 
-    # Prefix match on every word, so results appear while the user is still typing.
-    tsquery = SearchQuery(" & ".join(f"{t}:*" for t in terms), search_type="raw", config="english")
+
+def _full_text(queryset: QuerySet[Dataset], words: list[list[str]], first: str):
+    """Datasets whose document has, for every term, one of its words (as a prefix), ranked."""
+    from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVectorField
+
+    raw = " & ".join("(" + " | ".join(f"{w}:*" for w in group) + ")" for group in words)
+    tsquery = SearchQuery(raw, search_type="raw", config="english")
     vector = _StoredSearchVector(output_field=SearchVectorField())
     name_bonus = Case(
-        When(name__istartswith=terms[0], then=Value(1.0)),
+        When(name__istartswith=first, then=Value(1.0)),
         default=Value(0.0),
         output_field=FloatField(),
     )
-    full_text = queryset.annotate(_vector=vector).filter(_vector=tsquery)
-    if full_text.exists():
-        return full_text.annotate(relevance=SearchRank(vector, tsquery) + name_bonus)
-    # Typo tolerance on names and titles: short strings, each with a GIN trigram index. The
-    # operator's threshold is a session setting; pg_trgm's 0.6 misses one-letter typos in
-    # short words ("custmers" scores 0.58 against "customers").
+    return (
+        queryset.annotate(_vector=vector)
+        .filter(_vector=tsquery)
+        .annotate(relevance=SearchRank(vector, tsquery) + name_bonus)
+    )
+
+
+def _any(queryset: QuerySet[Dataset]) -> bool:
+    """`queryset.exists()`, planned for the whole match set and stopped at the first row.
+
+    PostgreSQL estimates ~2% of the catalog for any prefix tsquery; under `LIMIT 1` that made
+    a sequential scan of every wide row look cheapest (~200 ms for a typo that matches
+    nothing). A materialised CTE is planned as the GIN bitmap scan and read only to its
+    first row.
+    """
+    try:
+        sql, params = queryset.order_by().values("pk").query.sql_with_params()
+    except EmptyResultSet:
+        return False
+    with connections[queryset.db].cursor() as cursor:
+        # Django's compiled query; every value in it is a bound parameter.
+        cursor.execute(f"WITH m AS MATERIALIZED ({sql}) SELECT 1 FROM m LIMIT 1", params)  # noqa: S608
+        return cursor.fetchone() is not None
+
+
+SPELLING_ALTERNATIVES = 3
+
+
+def _spelling_alternatives(terms: list[str]) -> list[list[str]]:
+    """Per term: itself and up to 3 vocabulary words at least TRIGRAM_THRESHOLD similar.
+
+    One query over `catalog_searchword` (distinct words, trigram GIN index). pg_trgm's `%`
+    (similarity >= 0.3) selects candidates by index; "custmers" scores 0.5 against
+    "customers". The vocabulary is every document's words, but the corrected search that
+    follows is filtered by visibility like any other.
+    """
+    sql = """
+        SELECT t.n, s.word FROM unnest(%s::text[]) WITH ORDINALITY AS t (term, n)
+        CROSS JOIN LATERAL (
+            SELECT w.word FROM catalog_searchword w
+            WHERE w.word %% t.term AND similarity(w.word, t.term) >= %s
+            ORDER BY similarity(w.word, t.term) DESC, w.word LIMIT %s
+        ) s
+    """
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT set_config('pg_trgm.word_similarity_threshold', %s, false)",
-            [str(TRIGRAM_THRESHOLD)],
-        )
-    text = " ".join(terms)
-    similar = Q(TrigramWordSimilar(F("name"), Value(text))) | Q(
-        TrigramWordSimilar(F("title"), Value(text))
-    )
-    similarity = Greatest(
-        TrigramWordSimilarity(Value(text), "name"), TrigramWordSimilarity(Value(text), "title")
-    )
-    return queryset.filter(similar).annotate(relevance=similarity + name_bonus)
+        cursor.execute(sql, [terms, TRIGRAM_THRESHOLD, SPELLING_ALTERNATIVES])
+        found = cursor.fetchall()
+    alternatives = [[term] for term in terms]
+    for n, word in found:
+        if word != terms[n - 1]:
+            alternatives[n - 1].append(word)
+    return alternatives
 
 
 def _vocabulary(queryset: QuerySet[Dataset]) -> set[str]:
@@ -264,9 +301,21 @@ class CappedPaginator(Paginator):
     match as a wide joined row cost ~100 ms for a ranked search at 100k datasets.
     """
 
-    def __init__(self, object_list, per_page, orphans=0, allow_empty_first_page=True, rows=None):
+    def __init__(
+        self,
+        object_list,
+        per_page,
+        orphans=0,
+        allow_empty_first_page=True,
+        rows=None,
+        with_facets=False,
+    ):
         super().__init__(object_list, per_page, orphans, allow_empty_first_page)
         self.rows = rows
+        # Ranked pages can bring the facets from the same pass (`ranked_window_with_facets`);
+        # `facets` stays None when they were not computed with the page.
+        self.with_facets = with_facets
+        self.facets: dict[str, list[dict[str, Any]]] | None = None
 
     @property
     def count(self) -> int:  # type: ignore[override]
@@ -301,6 +350,11 @@ class CappedPaginator(Paginator):
         stops at the page when it can. One ordered pass doing both walked every name for a
         rare search term.
         """
+        if ranked_by_relevance(self.object_list):
+            if not self.with_facets:
+                return ranked_window(self.object_list, offset, limit)
+            ids, count, self.facets = ranked_window_with_facets(self.object_list, offset, limit)
+            return ids, count
         counted = self.object_list.order_by().values_list("pk")[: COUNT_CAP + 1]
         ordered = self.object_list.values_list("pk")[offset : offset + limit]
         try:
@@ -313,36 +367,75 @@ class CappedPaginator(Paginator):
             f"SELECT COUNT(*), NULL FROM ({count_sql}) _capped "  # noqa: S608
             f"UNION ALL SELECT NULL, _page.* FROM ({page_sql}) _page"
         )
-        with connections[self.object_list.db].cursor() as cursor:
-            cursor.execute(sql, (*count_params, *page_params))
-            found = cursor.fetchall()
-        total = next(row[0] for row in found if row[0] is not None)
-        return [row[1] for row in found if row[0] is None], total
+        return _count_and_ids(self.object_list.db, sql, (*count_params, *page_params))
+
+
+def ranked_by_relevance(queryset: QuerySet[Dataset]) -> bool:
+    """True for search results in relevance order (as `DatasetFilter.qs` sorts them)."""
+    order = queryset.query.order_by
+    first = order[0] if order else None
+    expression = getattr(first, "expression", None)
+    return (
+        "relevance" in queryset.query.annotations
+        and isinstance(expression, F)
+        and expression.name == "relevance"
+        and list(order[1:]) == ["name"]
+    )
+
+
+def ranked_window(queryset: QuerySet[Dataset], offset: int, limit: int) -> tuple[list[int], int]:
+    """One page of relevance-ordered results and the capped count, from one pass.
+
+    Only the first COUNT_CAP + 1 matches (in whatever order the index yields them) are ranked:
+    a bounded candidate set, read once and shared by the count and the page. Ranking every
+    match needed a second pass over the matches' heap pages (~6k pages of wide rows for a
+    common word at 100k datasets). Like the count and the facets, past 10,000 matches the
+    order describes those matches.
+    """
+    candidates = queryset.order_by().values_list("pk", "relevance", "name")[: COUNT_CAP + 1]
+    try:
+        sql, params = candidates.query.sql_with_params()
+    except EmptyResultSet:
+        return [], 0
+    # Django's compiled query; every value in it is a bound parameter.
+    sql = (
+        f"WITH c (id, relevance, name) AS MATERIALIZED ({sql}) "  # noqa: S608
+        "SELECT COUNT(*), NULL FROM c UNION ALL SELECT NULL, _page.id FROM (SELECT id FROM c "
+        "ORDER BY relevance DESC NULLS LAST, name LIMIT %s OFFSET %s) _page"
+    )
+    return _count_and_ids(queryset.db, sql, (*params, limit, offset))
+
+
+def _count_and_ids(db: str, sql: str, params: tuple) -> tuple[list[int], int]:
+    """Run a (count, NULL) + (NULL, id) query: the page's ids in order and the capped count."""
+    with connections[db].cursor() as cursor:
+        cursor.execute(sql, params)
+        found = cursor.fetchall()
+    total = next(row[0] for row in found if row[0] is not None)
+    return [row[1] for row in found if row[0] is None], total
 
 
 FACET_TOP = 20
 
 
-def _facet_sql(results: QuerySet[Dataset]) -> tuple[str, tuple]:
-    """One query for every facet: the first COUNT_CAP + 1 matches once (a CTE), grouped 6 ways.
+def _facet_groups() -> tuple[str, tuple]:
+    """Every facet as a grouped count over the CTE `m` (id, domain_id, owner_id, sensitivity,
+    status, ...): one UNION ALL of rows (facet, value, label, count), and its parameters.
 
-    Rows are (facet, value, label, count). Each facet used to be a query of its own that
-    semi-joined the match ids to a scan of the whole table (~200 ms each at 100k datasets).
+    Each facet used to be a query of its own that semi-joined the match ids to a scan of the
+    whole table (~200 ms each at 100k datasets).
     """
     from django.contrib.auth import get_user_model
 
     from catalog.models import Domain, Tag
 
     quote = connection.ops.quote_name
-    matches = results.order_by().values_list("pk", "domain_id", "owner_id", "sensitivity", "status")
-    m_sql, m_params = matches[: COUNT_CAP + 1].query.sql_with_params()
     pii_sql, pii_params = pii_dataset_ids().query.sql_with_params()
     domain, tag = quote(Domain._meta.db_table), quote(Tag._meta.db_table)
     tagged = quote(Dataset.tags.through._meta.db_table)
     user = quote(get_user_model()._meta.db_table)
     # Every value below is a bound parameter of Django's compiled queries; names are quoted.
     sql = f"""
-        WITH m (id, domain_id, owner_id, sensitivity, status) AS ({m_sql})
         SELECT 'domain', d.name, d.name, COUNT(*) FROM m JOIN {domain} d ON d.id = m.domain_id
             GROUP BY d.name
         UNION ALL SELECT 'tag', t.name, t.name, COUNT(*) FROM m
@@ -355,7 +448,52 @@ def _facet_sql(results: QuerySet[Dataset]) -> tuple[str, tuple]:
         UNION ALL SELECT 'pii', 'true', NULL, COUNT(*) FROM m WHERE m.id IN ({pii_sql})
         UNION ALL SELECT 'all', NULL, NULL, COUNT(*) FROM m
     """  # noqa: S608
-    return sql, (*m_params, *pii_params)
+    return sql, tuple(pii_params)
+
+
+FACET_COLUMNS = ("pk", "domain_id", "owner_id", "sensitivity", "status")
+
+
+def _facet_sql(results: QuerySet[Dataset]) -> tuple[str, tuple]:
+    """One query for every facet: the first COUNT_CAP + 1 matches once (a CTE), grouped 7 ways."""
+    matches = results.order_by().values_list(*FACET_COLUMNS)
+    m_sql, m_params = matches[: COUNT_CAP + 1].query.sql_with_params()
+    groups, group_params = _facet_groups()
+    sql = f"WITH m (id, domain_id, owner_id, sensitivity, status) AS ({m_sql}) {groups}"  # noqa: S608
+    return sql, (*m_params, *group_params)
+
+
+def ranked_window_with_facets(
+    queryset: QuerySet[Dataset], offset: int, limit: int
+) -> tuple[list[int], int, dict[str, list[dict[str, Any]]]]:
+    """`ranked_window` and `dataset_facets` from the same single pass over the matches.
+
+    The catalog page of a ranked search shows the count, the page and the facets of the same
+    first COUNT_CAP + 1 matches; reading them once instead of twice saves a pass over the
+    matches' heap pages (~6k pages of wide rows for a common word at 100k datasets).
+    """
+    columns = (*FACET_COLUMNS, "relevance", "name")
+    candidates = queryset.order_by().values_list(*columns)[: COUNT_CAP + 1]
+    try:
+        m_sql, m_params = candidates.query.sql_with_params()
+    except EmptyResultSet:
+        return [], 0, _facets_from_rows([])
+    groups, group_params = _facet_groups()
+    # Django's compiled queries and quoted names; every value is a bound parameter.
+    sql = (
+        "WITH m (id, domain_id, owner_id, sensitivity, status, relevance, name) "  # noqa: S608
+        f"AS MATERIALIZED ({m_sql}) SELECT 'count', NULL, NULL, COUNT(*) FROM m "
+        "UNION ALL SELECT 'page', NULL, NULL, _page.id FROM (SELECT id FROM m "
+        "ORDER BY relevance DESC NULLS LAST, name LIMIT %s OFFSET %s) _page "
+        f"UNION ALL {groups}"
+    )
+    with connections[queryset.db].cursor() as cursor:
+        cursor.execute(sql, (*m_params, limit, offset, *group_params))
+        rows = cursor.fetchall()
+    count = next(n for kind, _v, _l, n in rows if kind == "count")
+    ids = [n for kind, _v, _l, n in rows if kind == "page"]
+    facets = _facets_from_rows([r for r in rows if r[0] not in ("count", "page")])
+    return ids, count, facets
 
 
 def dataset_facets(results: QuerySet[Dataset]) -> dict[str, list[dict[str, Any]]]:
@@ -373,6 +511,11 @@ def dataset_facets(results: QuerySet[Dataset]) -> dict[str, list[dict[str, Any]]
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
             rows = cursor.fetchall()
+    return _facets_from_rows(rows)
+
+
+def _facets_from_rows(rows: list[tuple]) -> dict[str, list[dict[str, Any]]]:
+    """The facets' rows (facet, value, label, count) as the lists the page and API show."""
     grouped: dict[str, list[tuple[Any, Any, int]]] = {}
     for facet, value, label, count in rows:
         grouped.setdefault(facet, []).append((value, label, count))

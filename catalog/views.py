@@ -59,7 +59,10 @@ def dataset_list(request: HttpRequest) -> HttpResponse:
         params["search"] = params["q"]
     filterset = DatasetFilter(params, queryset=visible)
     results = filterset.qs if filterset.is_valid() else visible.none()
-    paginator = selectors.CappedPaginator(results, PAGE_SIZE, rows=selectors.dataset_rows)
+    partial = bool(request.GET.get("partial"))
+    paginator = selectors.CappedPaginator(
+        results, PAGE_SIZE, rows=selectors.dataset_rows, with_facets=not partial
+    )
     page = paginator.get_page(request.GET.get("page"))
     context = {
         "filter": filterset,
@@ -69,9 +72,11 @@ def dataset_list(request: HttpRequest) -> HttpResponse:
         "current_sort": params.get("sort", ""),
         "can_register": can_register_dataset(request.user),
     }
-    if request.GET.get("partial"):
+    if partial:
         return render(request, "catalog/includes/results.html", context)
-    context["facets"] = selectors.dataset_facets(results)
+    # A ranked search's page brought its facets along (one pass over the matches).
+    facets = paginator.facets
+    context["facets"] = facets if facets is not None else selectors.dataset_facets(results)
     return render(request, "catalog/dataset_list.html", context)
 
 

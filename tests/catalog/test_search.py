@@ -208,3 +208,103 @@ def test_search_box_asks_the_typeahead_endpoint(client, steward):
     page = client.get(reverse("catalog:dataset-list")).content.decode()
     assert f'data-typeahead-url="{TYPEAHEAD}"' in page
     assert 'list="search-suggestions"' in page and '<datalist id="search-suggestions">' in page
+
+
+# --- typo path (vocabulary) and bounded ranking -----------------------------------------------
+
+
+def _vocabulary() -> set[str] | None:
+    """The words of `catalog_searchword` (PostgreSQL), None where there is no such table."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT word FROM catalog_searchword")
+        return {row[0] for row in cursor.fetchall()}
+
+
+def test_vocabulary_follows_renames_descriptions_tags_and_columns(catalog, steward):
+    """Whatever changes the search document adds its words (the triggers of migration 0007)."""
+    weather = catalog["weather"]
+    services.dataset_update(
+        dataset=weather,
+        actor=steward,
+        data={"description": "Precipitation gauges", "tags": ["meteorology"]},
+    )
+    services.column_update(
+        column=weather.columns.get(name="city"), actor=steward, data={"description": "Anemometer"}
+    )
+    words = _vocabulary()
+    if words is None:
+        pytest.skip("the vocabulary table is PostgreSQL's")
+    assert {"precipitation", "gauges", "meteorology", "anemometer", "weather"} <= words
+    assert not any(w[0].isdigit() or "-" in w for w in words)
+    # ... and a typo of each finds the dataset.
+    for typo in ("precipitaton", "meteorolgy", "anemometr"):
+        assert names(steward, search=typo) == ["weather"], typo
+
+
+def test_typo_finds_a_word_from_any_part_of_the_document(catalog, steward):
+    assert names(steward, search="aprovals") == ["loan-applications"]  # description
+    assert names(steward, search="staton town") == ["weather"]  # column description
+    assert names(steward, search="custmer masterr") == ["customers"]  # two typos
+
+
+def test_typo_never_reveals_a_restricted_dataset(catalog, engineer, steward):
+    """The vocabulary holds every document's words; the corrected search is still filtered."""
+    services.dataset_update(
+        dataset=catalog["customers"], actor=steward, data={"description": "Zanzibar ledger"}
+    )
+    assert names(steward, search="zanzibr") == ["customers"]
+    assert names(engineer, search="zanzibr") == []
+    assert names(engineer, search="zanzibar") == []
+
+
+def test_a_correctly_spelt_word_is_not_widened(catalog, steward, make_dataset):
+    """Spelling alternatives are only tried when the words as typed match nothing."""
+    make_dataset("loans-archive")
+    assert names(steward, search="loan") == ["loan-applications", "loans-archive"]
+
+
+def test_relevance_ranks_the_first_matches_only_past_the_cap(catalog, steward, monkeypatch):
+    """Ranked pages rank a bounded candidate set: the first COUNT_CAP + 1 matches."""
+    for i in range(3):
+        services.dataset_update(
+            dataset=catalog["weather"] if i == 0 else catalog["loans"],
+            actor=steward,
+            data={"title": "Station report"},
+        )
+    results = DatasetFilter({"search": "station"}, queryset=datasets_for(steward, "view")).qs
+    assert selectors.ranked_by_relevance(results)
+    ids, count = selectors.ranked_window(results, 0, 20)
+    assert count == 2 and len(ids) == 2
+    monkeypatch.setattr(selectors, "COUNT_CAP", 0)
+    ids, count = selectors.ranked_window(results, 0, 20)
+    assert count == 1 and len(ids) == 1  # one candidate ranked, and counted
+    by_name = DatasetFilter({"search": "station", "sort": "name"}, queryset=results).qs
+    assert not selectors.ranked_by_relevance(by_name)
+
+
+def test_ranked_page_matches_the_queryset_order(catalog, steward, client):
+    """The one-pass window returns the same page as ordering every match."""
+    results = DatasetFilter({"search": "a"}, queryset=datasets_for(steward, "view")).qs
+    ids, count = selectors.ranked_window(results, 0, 20)
+    assert ids == list(results.values_list("pk", flat=True)) and count == len(ids)
+    ids, _count = selectors.ranked_window(results, 1, 1)
+    assert ids == list(results.values_list("pk", flat=True)[1:2])
+
+
+def test_ranked_page_brings_the_same_facets(catalog, steward, engineer, client):
+    """One pass for the page, the count and the facets: the same answers as separately."""
+    for user in (steward, engineer):
+        results = DatasetFilter({"search": "a"}, queryset=datasets_for(user, "view")).qs
+        ids, count, facets = selectors.ranked_window_with_facets(results, 0, 20)
+        assert (ids, count) == selectors.ranked_window(results, 0, 20)
+        assert facets == selectors.dataset_facets(results)
+    client.force_login(engineer)
+    response = client.get(reverse("catalog:dataset-list"), {"q": "custmers loan"})
+    assert [d.name for d in response.context["page"]] == []
+    response = client.get(reverse("catalog:dataset-list"), {"q": "loan"})
+    assert [d.name for d in response.context["page"]] == ["loan-applications"]
+    assert [f["value"] for f in response.context["facets"]["tag"]] == ["credit"]
