@@ -156,13 +156,15 @@ def check_context(
     version: DatasetVersion | None,
     previous: DatasetVersion | None,
     references: dict[int, dict],
+    columns: list[dict[str, Any]] | None = None,
 ) -> Any:
+    """The checks' context; `columns` when the source's were read already (a sample read)."""
     from audits.checks.quality import CheckContext
 
     masks, declared = column_masks(run.dataset)
     return CheckContext(
         now=timezone.now(),
-        columns=[c.as_dict() for c in source.columns()],
+        columns=columns if columns is not None else [c.as_dict() for c in source.columns()],
         reference_schema=previous.schema if previous is not None else None,
         # both schemas come from the catalog's profiling, so type names compare like for like
         current_schema=version.schema if version is not None else None,
@@ -231,7 +233,8 @@ class SharedPass:
             != self.numbers
         ):
             return None
-        final = check_context(run, source, version, previous, self.checks.ctx.references)
+        ctx = self.checks.ctx
+        final = check_context(run, source, version, previous, ctx.references, ctx.columns)
         for name in ("current_schema", "masks", "declared_pii", "facts"):
             setattr(self.checks.ctx, name, getattr(final, name))
         return self.checks.results()
