@@ -13,6 +13,7 @@ from urllib.parse import quote
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import Count, Max, Prefetch, QuerySet
 from django.db.models.expressions import RawSQL
@@ -274,7 +275,10 @@ def _rows_by_depth(
         rows = queryset.filter(pk__in=list(depth_of)).order_by().values_list(*names)
         return sorted((depth_of[row[0]], *row) for row in rows)
     per_row = queryset.filter(pk=RawSQL("probe.id", [])).order_by().values_list(*fields)
-    sql, params = per_row.query.sql_with_params()
+    try:
+        sql, params = per_row.query.sql_with_params()
+    except EmptyResultSet:  # `queryset` is none(): nothing to probe for
+        return []
     probes = """
         SELECT * FROM unnest(CAST(string_to_array(%s, ',') AS BIGINT[]),
                              CAST(string_to_array(%s, ',') AS INTEGER[])) AS p(id, depth)

@@ -4,6 +4,7 @@ access policies, cheap URLs that match reverse(), and a query count that does no
 from datetime import timedelta
 
 import pytest
+from django.contrib.auth.models import AnonymousUser
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -218,3 +219,13 @@ def test_impact_rows_are_nearest_first_then_by_id(admin_user):
     rows = [(d["depth"], d["name"]) for d in impact["datasets"]]
     assert rows == [(2, d.name) for d in second] + [(4, d.name) for d in first]
     assert [(j["depth"], j["name"]) for j in impact["jobs"]] == [(1, "near"), (3, "far")]
+
+
+def test_impact_with_nothing_visible_names_nothing():
+    start, job, out = make_dataset("start"), Job.objects.create(name="j"), make_dataset("out")
+    link((node(start), node(job)), (node(job), node(out)))
+    impact = selectors.lineage_impact(
+        user=AnonymousUser(), start=node(start), visible=datasets_for(AnonymousUser(), "view")
+    )
+    assert impact["datasets"] == [] and impact["hidden_count"] == 1
+    assert [j["name"] for j in impact["jobs"]] == ["j"] and impact["total"] == 2
