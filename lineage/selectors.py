@@ -5,7 +5,8 @@ node kind for the details, never a query per node."""
 import itertools
 import re
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -14,7 +15,7 @@ from urllib.parse import quote
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import EmptyResultSet
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Count, Max, Prefetch, QuerySet
 from django.db.models.expressions import RawSQL
 
@@ -472,6 +473,21 @@ def _impact_model_versions(depth_of: dict[int, int]) -> list[dict]:
     ]
 
 
+@contextmanager
+def _without_jit() -> Iterator[None]:
+    """PostgreSQL without JIT compilation until the end of the transaction (opened if need be).
+
+    A probe of thousands of ids is costed as thousands of rescans; with the visibility
+    subqueries of a non-admin user it passes `jit_above_cost`, and compiling took 205 ms of a
+    237 ms dataset query (2,580 ids, 20 ms without JIT)."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL jit = off")
+        yield
+
+
 def lineage_impact(
     *,
     user: AbstractBaseUser | AnonymousUser,
@@ -483,15 +499,16 @@ def lineage_impact(
     10,000 nodes; datasets outside `visible` (the user's view from access.policies) and removed
     nodes are counted but not named. The walk, then one query per node kind whose rows, sorted
     by the database, become the result rows directly (nearest first, then by id)."""
-    depths, truncated = lineage_reach(start=start, as_of=as_of)
-    depth_of: dict[str, dict[int, int]] = defaultdict(dict)  # kind -> {id: depth}
-    for (kind, pk), depth in depths.items():
-        depth_of[kind][pk] = depth
-    groups = {
-        "datasets": _impact_datasets(depth_of[NodeKind.DATASET], visible),
-        "jobs": _impact_jobs(depth_of[NodeKind.JOB]),
-        "model_versions": _impact_model_versions(depth_of[NodeKind.MODEL_VERSION]),
-    }
+    with _without_jit():
+        depths, truncated = lineage_reach(start=start, as_of=as_of)
+        depth_of: dict[str, dict[int, int]] = defaultdict(dict)  # kind -> {id: depth}
+        for (kind, pk), depth in depths.items():
+            depth_of[kind][pk] = depth
+        groups = {
+            "datasets": _impact_datasets(depth_of[NodeKind.DATASET], visible),
+            "jobs": _impact_jobs(depth_of[NodeKind.JOB]),
+            "model_versions": _impact_model_versions(depth_of[NodeKind.MODEL_VERSION]),
+        }
     owners = {row["owner"] for row in groups["datasets"]}
     owners.update(row["owner"] for row in groups["model_versions"])
     owners.discard("")
