@@ -53,9 +53,13 @@ def reference_numbers(
     *,
     is_new: bool,
 ) -> dict[int, int]:
-    """For each drift check, the version number its reference distribution comes from."""
+    """For each drift check, the version number its reference distribution comes from.
+
+    Keyed by the check's place among the data checks (`data_specs`), which is how the check
+    engines number them: checks on Charter's own tables are not part of the data pass.
+    """
     numbers: dict[int, int] = {}
-    for index, spec in enumerate(specs):
+    for index, spec in enumerate(data_specs(specs)):
         if spec["kind"] != "distribution_drift":
             continue
         number = spec.get("reference_version")
@@ -87,8 +91,9 @@ def drift_references(
 
 def references_at(run: AuditRun, numbers: dict[int, int], specs: list[dict]) -> dict[int, dict]:
     references: dict[int, dict] = {}
+    checks = data_specs(specs)
     for index, number in numbers.items():
-        spec = specs[index]
+        spec = checks[index]
         rows = (
             CheckResult.objects.filter(
                 run__dataset=run.dataset,

@@ -292,6 +292,28 @@ def test_distribution_drift_uses_the_previous_version_as_baseline(
 
 
 @pytest.mark.django_db
+def test_drift_after_an_access_review_finds_its_reference(
+    make_dataset, steward, data_root, django_capture_on_commit_callbacks
+):
+    """References are keyed by the drift check's place among the data checks, as the engine
+    numbers them: a check on Charter's own tables before it must not shift them."""
+    dataset = make_dataset("reviewed")
+    policy = services.audit_policy_create(
+        actor=steward,
+        name="review then drift",
+        dataset=dataset,
+        checks=[{"kind": "access_review"}, {"kind": "distribution_drift", "column": "age"}],
+    )
+    run_now(policy, steward, django_capture_on_commit_callbacks)
+    frame = people_frame()
+    frame["age"] = frame["age"] + 60
+    frame.to_csv(data_root / "reviewed.csv", index=False)
+    [second] = run_now(policy, steward, django_capture_on_commit_callbacks)
+    drift = second.results.get(kind="distribution_drift")
+    assert drift.status == "fail" and drift.result["details"]["reference_version"] == 1
+
+
+@pytest.mark.django_db
 def test_policy_fire_skips_disabled(policy, steward):
     services.audit_policy_update(policy=policy, actor=steward, enabled=False)
     assert services.audit_policy_fire(policy_id=policy.pk) == []
