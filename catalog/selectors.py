@@ -130,12 +130,16 @@ def _search_postgres(queryset: QuerySet[Dataset], terms: list[str]) -> QuerySet[
 
     Every word is a prefix, so results appear while the user is still typing. A misspelt word
     is replaced by the closest words of the catalog's vocabulary (migration 0007), so the typo
-    path is one small trigram lookup and then the same indexed full-text search.
+    path is one small trigram lookup and then the same indexed full-text search. The same
+    lookup tells whether every term is a known word; only otherwise is "does anything match?"
+    asked (a GIN bitmap, ~7 ms for a common prefix).
     """
     full_text = _full_text(queryset, [[t] for t in terms], terms[0])
-    if _any(full_text):
+    alternatives = _spelling_alternatives(terms)
+    # A term that is a word of some document is spelt right: no probe, no correction.
+    if all(group[0] in group[1:] for group in alternatives) or _any(full_text):
         return full_text
-    return _full_text(queryset, _spelling_alternatives(terms), terms[0])
+    return _full_text(queryset, [list(dict.fromkeys(group)) for group in alternatives], terms[0])
 
 
 def _full_text(queryset: QuerySet[Dataset], words: list[list[str]], first: str):
@@ -179,7 +183,8 @@ SPELLING_ALTERNATIVES = 3
 
 
 def _spelling_alternatives(terms: list[str]) -> list[list[str]]:
-    """Per term: itself and up to 3 vocabulary words at least TRIGRAM_THRESHOLD similar.
+    """Per term: itself, then up to 3 vocabulary words at least TRIGRAM_THRESHOLD similar
+    (the term again among them when it is a word of some document).
 
     One query over `catalog_searchword` (distinct words, trigram GIN index). pg_trgm's `%`
     (similarity >= 0.3) selects candidates by index; "custmers" scores 0.5 against
@@ -199,8 +204,7 @@ def _spelling_alternatives(terms: list[str]) -> list[list[str]]:
         found = cursor.fetchall()
     alternatives = [[term] for term in terms]
     for n, word in found:
-        if word != terms[n - 1]:
-            alternatives[n - 1].append(word)
+        alternatives[n - 1].append(word)  # the term itself too, when it is a known word
     return alternatives
 
 
