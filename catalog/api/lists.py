@@ -24,9 +24,10 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 
+from catalog import selectors
 from catalog.filters import DatasetFilter
 from catalog.models import Dataset
-from catalog.selectors import COUNT_CAP, CappedPaginator, pii_flag
+from catalog.selectors import CappedPaginator, pii_flag
 from config.api import Pagination
 
 TRUE_VALUES = ("1", "true")
@@ -75,7 +76,7 @@ class DatasetListPagination(Pagination):
         except (TypeError, ValueError):
             raise NotFound(self.invalid_page_message) from None
         first = (self.number - 1) * self.page_size
-        if self.number < 1 or first > COUNT_CAP:
+        if self.number < 1 or first > selectors.COUNT_CAP:
             raise NotFound(self.invalid_page_message)
         if self.wants_count:
             ids, self.count = paginator._window(first, self.page_size + 1)
@@ -84,14 +85,14 @@ class DatasetListPagination(Pagination):
         if not ids and self.number > 1:
             raise NotFound(self.invalid_page_message)
         # Past the cap there is no next page, as the capped count's last page had none.
-        self.has_next = len(ids) > self.page_size and first + self.page_size <= COUNT_CAP
+        self.has_next = len(ids) > self.page_size and first + self.page_size <= selectors.COUNT_CAP
         return ids[: self.page_size]
 
     def get_paginated_response(self, data: list[dict[str, Any]]) -> Response:
         body: dict[str, Any] = {}
         if self.wants_count:
-            body["count"] = min(self.count, COUNT_CAP + 1)
-            body["count_capped"] = self.count > COUNT_CAP
+            body["count"] = min(self.count, selectors.COUNT_CAP + 1)
+            body["count_capped"] = self.count > selectors.COUNT_CAP
         body["next"] = self.get_next_link()
         body["previous"] = self.get_previous_link()
         body["results"] = data
