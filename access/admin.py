@@ -1,6 +1,7 @@
 from django.contrib import admin
 
 from access.models import AccessApproval, AccessGrant, AccessRequest, ApiToken, LoginThrottle
+from config.admin import ReadOnlyAdmin
 
 
 @admin.register(ApiToken)
@@ -25,22 +26,8 @@ class LoginThrottleAdmin(admin.ModelAdmin):
     list_display = ("username", "ip_address", "failures", "last_failure_at", "locked_until")
 
 
-class _ReadOnlyAdmin(admin.ModelAdmin):
-    """Requests, approvals and grants change only through access.services, which checks the
-    policy and writes the ledger event in the same transaction; the admin shows them."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
 @admin.register(AccessRequest)
-class AccessRequestAdmin(_ReadOnlyAdmin):
+class AccessRequestAdmin(ReadOnlyAdmin):
     list_display = ("dataset", "requester", "level", "status", "duration_days", "created_at")
     list_filter = ("status", "level")
     list_select_related = ("dataset", "requester")
@@ -48,14 +35,14 @@ class AccessRequestAdmin(_ReadOnlyAdmin):
 
 
 @admin.register(AccessApproval)
-class AccessApprovalAdmin(_ReadOnlyAdmin):
+class AccessApprovalAdmin(ReadOnlyAdmin):
     list_display = ("request", "approver", "capacity", "created_at")
     list_filter = ("capacity",)
     list_select_related = ("request__dataset", "request__requester", "approver")
 
 
 @admin.register(AccessGrant)
-class AccessGrantAdmin(_ReadOnlyAdmin):
+class AccessGrantAdmin(ReadOnlyAdmin):
     list_display = ("dataset", "user", "level", "starts_at", "expires_at", "ended_at", "ending")
     list_filter = ("level", "ending")
     list_select_related = ("dataset", "user")
