@@ -113,7 +113,8 @@ def run(scale: Scale) -> list[Figure]:
             raise RuntimeError(f"impact child failed: {proc.stderr[-1500:]}")
         impact = json.loads(proc.stdout.strip().splitlines()[-1])
     finally:
-        database_drop(DB)
+        if os.environ.get("BENCH_KEEP_DB") != "1":  # kept for re-timing in-process (EXPLAIN work)
+            database_drop(DB)
     shallow = [w for w in traversal["walks"] if w["depth"] <= 3]
     worst = max(shallow, key=lambda w: w["p95_ms"])
     depth1 = [w for w in shallow if w["depth"] == 1]

@@ -342,16 +342,114 @@ def _unseen(keys: list[NodeKey], seen: set[NodeKey]) -> list[NodeKey]:
     return new
 
 
+# The walk in one statement (PostgreSQL): a node is one BIGINT, its kind's code in the top bits
+# and its id below, so the visited set, the "not seen yet" step and the (kind, id) order of the
+# cap are plain integer set operations inside the database.
+_KIND_CODES = {NodeKind.DATASET: 0, NodeKind.JOB: 1, NodeKind.MODEL_VERSION: 2}
+_KIND_OF_CODE = {code: kind for kind, code in _KIND_CODES.items()}
+_KEY_SHIFT = 56
+_ID_MASK = (1 << _KEY_SHIFT) - 1
+
+
+def _key_of(node: NodeKey) -> int:
+    return _KIND_CODES[node[0]] << _KEY_SHIFT | node[1]
+
+
+def _kind_case(column: str, to_code: bool) -> str:
+    """SQL: the code of the kind in `column` (to_code), or the kind of the code in it."""
+    pairs = _KIND_CODES.items()
+    whens = " ".join(
+        f"WHEN '{kind}' THEN {code}" if to_code else f"WHEN {code} THEN '{kind}'"
+        for kind, code in pairs
+    )
+    return f"(CASE {column} {whens} END)"
+
+
+def _reach_cte(as_of: datetime | None) -> tuple[str, list[Any]]:
+    """`hop(depth, frontier, seen, n)`: one row per hop downstream of the start (parameter 1, a
+    node key), `frontier` the keys first reached at `depth` in key order, `n` the nodes reached
+    so far. Parameters: start key, cap, the as-of times, MAX_DEPTH.
+
+    Each hop probes the edge index once per frontier node (LATERAL, `OFFSET 0`: see
+    `_probe_sql`), drops what was seen with a hashed EXCEPT and keeps at most what the cap still
+    allows plus one (which tells that the cap cut the walk): nearest first, then lowest
+    (kind, id), in one round trip instead of one per hop."""
+    table = LineageEdge._meta.db_table
+    when, when_params = _alive_sql(as_of)
+    src_kind = _kind_case(f"f.k >> {_KEY_SHIFT}", to_code=False)
+    dst_key = (
+        f"(CAST({_kind_case('e.dst_kind', to_code=True)} AS BIGINT) << {_KEY_SHIFT}) | e.dst_id"
+    )
+    sql = f"""
+        hop(depth, frontier, seen, n) AS (
+            SELECT 0, ARRAY[CAST(%s AS BIGINT)], ARRAY[CAST(%s AS BIGINT)], 0
+          UNION ALL
+            SELECT h.depth + 1, nxt.keys, h.seen || nxt.keys, h.n + cardinality(nxt.keys)
+            FROM hop h CROSS JOIN LATERAL (
+                SELECT COALESCE((array_agg(c.k ORDER BY c.k))[1:%s + 1 - h.n], '{{}}') AS keys
+                FROM (
+                    SELECT hit.k FROM unnest(h.frontier) f(k) CROSS JOIN LATERAL (
+                        SELECT {dst_key} AS k FROM {table} e
+                        WHERE e.src_kind = {src_kind} AND e.src_id = f.k & {_ID_MASK}
+                          AND {when}
+                        OFFSET 0
+                    ) hit
+                    WHERE hit.k IS NOT NULL
+                    EXCEPT SELECT unnest(h.seen)
+                ) c
+            ) nxt
+            WHERE cardinality(h.frontier) > 0 AND h.n <= %s AND h.depth < %s
+        )"""  # noqa: S608 - table and column names are ours; values are parameters
+    return sql, when_params
+
+
+def _reach_params(start: NodeKey, cap: int, when_params: list[Any]) -> list[Any]:
+    key = _key_of(start)
+    return [key, key, cap, *when_params, cap, MAX_DEPTH]
+
+
+def _reach_in_sql(
+    start: NodeKey, as_of: datetime | None, cap: int
+) -> tuple[dict[NodeKey, int], bool]:
+    """`lineage_reach` on PostgreSQL: the hops of `_reach_cte`, one statement."""
+    cte, when_params = _reach_cte(as_of)
+    sql = f"WITH RECURSIVE {cte} SELECT depth, frontier FROM hop WHERE depth > 0 ORDER BY depth"  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(sql, _reach_params(start, cap, when_params))
+        hops = cursor.fetchall()
+    depths: dict[NodeKey, int] = {}
+    kinds = _KIND_OF_CODE
+    for depth, keys in hops:
+        depths.update(((kinds[k >> _KEY_SHIFT], k & _ID_MASK), depth) for k in keys)
+    truncated = len(depths) > cap
+    if truncated:  # the one past the cap, which only told that the cap cut the walk
+        depths = dict(itertools.islice(depths.items(), cap))
+    return depths, truncated
+
+
 def lineage_reach(
     *, start: NodeKey, as_of: datetime | None = None, cap: int = IMPACT_CAP
 ) -> tuple[dict[NodeKey, int], bool]:
     """Everything downstream of `start` (not `start` itself) with its distance in hops, nearest
     first, at most `cap` nodes; the flag says the cap cut the walk.
 
-    Breadth first with a visited set, one query per hop: each node is expanded once, at its
-    nearest depth, however many paths lead to it. (A recursive CTE that carries the depth
-    keeps a node once per depth it is reached at, and cannot look itself up to skip it.)
-    Cycle-safe; stops at MAX_DEPTH hops or as soon as the cap is passed."""
+    Breadth first with a visited set: each node is expanded once, at its nearest depth, however
+    many paths lead to it. (A recursive CTE of rows that carries the depth keeps a node once per
+    depth it is reached at, and cannot look itself up to skip it: `_reach_cte` carries whole
+    hops as arrays instead.) Where the cap cuts a depth, the lowest (kind, id) are kept.
+    Cycle-safe; stops at MAX_DEPTH hops or as soon as the cap is passed. PostgreSQL walks in
+    one statement (`_reach_in_sql`), other databases one query per hop (`_reach_by_hops`)."""
+    if connection.vendor == "postgresql":
+        return _reach_in_sql(start, as_of, cap)
+    return _reach_by_hops(start, as_of, cap)
+
+
+def _reach_by_hops(
+    start: NodeKey, as_of: datetime | None, cap: int
+) -> tuple[dict[NodeKey, int], bool]:
+    """`lineage_reach` one query per hop, the visited set in Python. Where the cap cuts a hop
+    whose frontier is over HOP_SLICE_MIN nodes, the lowest (kind, id) reached from the first
+    slices are kept, not always the lowest of the whole depth as in `_reach_in_sql`."""
     seen = {start}
     depths: dict[NodeKey, int] = {}
     frontier = [start]
@@ -488,36 +586,222 @@ def _without_jit() -> Iterator[None]:
         yield
 
 
+IMPACT_PAGE = 25  # rows of each kind lineage_impact names unless asked for more
+
+
 def lineage_impact(
     *,
     user: AbstractBaseUser | AnonymousUser,
     start: NodeKey,
     visible: QuerySet[Dataset],
     as_of: datetime | None = None,
+    limit: int = IMPACT_PAGE,
+    offset: int = 0,
 ) -> dict[str, Any]:
-    """Everything downstream of `start` (datasets, jobs, model versions) with owners, capped at
-    10,000 nodes; datasets outside `visible` (the user's view from access.policies) and removed
-    nodes are counted but not named. The walk, then one query per node kind whose rows, sorted
-    by the database, become the result rows directly (nearest first, then by id)."""
+    """Everything downstream of `start` (datasets, jobs, model versions), capped at IMPACT_CAP
+    nodes: the totals (per kind, per depth, `hidden_count`, `truncated`), every owner to tell,
+    and a page of each kind's rows, nearest first then by id (`limit` rows from `offset`).
+    Datasets outside `visible` (the user's view from access.policies) and removed nodes are
+    counted but not named.
+
+    A page, not every row: naming 10,000 nodes in Python dicts was half the cost of impact
+    analysis, and the page and API show the nearest few. On PostgreSQL the walk, the counts, the
+    owners and the pages are one statement (`_impact_sql`)."""
+    limit, offset = max(0, min(int(limit), IMPACT_CAP)), max(0, min(int(offset), IMPACT_CAP))
     with _without_jit():
-        depths, truncated = lineage_reach(start=start, as_of=as_of)
-        depth_of: dict[str, dict[int, int]] = defaultdict(dict)  # kind -> {id: depth}
-        for (kind, pk), depth in depths.items():
-            depth_of[kind][pk] = depth
-        groups = {
-            "datasets": _impact_datasets(depth_of[NodeKind.DATASET], visible),
-            "jobs": _impact_jobs(depth_of[NodeKind.JOB]),
-            "model_versions": _impact_model_versions(depth_of[NodeKind.MODEL_VERSION]),
-        }
-    owners = {row["owner"] for row in groups["datasets"]}
-    owners.update(row["owner"] for row in groups["model_versions"])
+        if connection.vendor == "postgresql":
+            return _impact_in_sql(start, visible, as_of, limit, offset)
+        return _impact_by_hops(start, visible, as_of, limit, offset)
+
+
+def _impact_result(
+    pages: dict[str, list[dict]],
+    counts: dict[str, int],
+    by_depth: dict[int, int],
+    owners: set[str],
+    truncated: bool,
+) -> dict[str, Any]:
+    total = sum(by_depth.values())
     owners.discard("")
     return {
-        **groups,
+        **pages,
+        "counts": counts,
+        "by_depth": [{"depth": d, "nodes": by_depth[d]} for d in sorted(by_depth)],
         "owners": sorted(owners),
-        "hidden_count": len(depths) - sum(map(len, groups.values())),
+        "hidden_count": total - sum(counts.values()),
         "truncated": truncated,
-        "total": len(depths),
+        "total": total,
+    }
+
+
+def _impact_by_hops(
+    start: NodeKey, visible: QuerySet[Dataset], as_of: datetime | None, limit: int, offset: int
+) -> dict[str, Any]:
+    """`lineage_impact` off PostgreSQL: the walk, then every row of each kind, then the page."""
+    depths, truncated = lineage_reach(start=start, as_of=as_of)
+    depth_of: dict[str, dict[int, int]] = defaultdict(dict)  # kind -> {id: depth}
+    for (kind, pk), depth in depths.items():
+        depth_of[kind][pk] = depth
+    groups = {
+        "datasets": _impact_datasets(depth_of[NodeKind.DATASET], visible),
+        "jobs": _impact_jobs(depth_of[NodeKind.JOB]),
+        "model_versions": _impact_model_versions(depth_of[NodeKind.MODEL_VERSION]),
+    }
+    owners = {row["owner"] for row in groups["datasets"] + groups["model_versions"]}
+    by_depth: dict[int, int] = defaultdict(int)
+    for depth in depths.values():
+        by_depth[depth] += 1
+    return _impact_result(
+        {name: rows[offset : offset + limit] for name, rows in groups.items()},
+        {name: len(rows) for name, rows in groups.items()},
+        by_depth,
+        owners,
+        truncated,
+    )
+
+
+def _visible_probe(visible: QuerySet[Dataset]) -> tuple[str, list[Any]]:
+    """SQL for the row of `visible` whose pk is `r.id` (pk, name, owner_id), and its params."""
+    per_row = visible.filter(pk=RawSQL("r.id", [])).order_by().values_list("pk", "name", "owner_id")
+    try:
+        return per_row.query.sql_with_params()
+    except EmptyResultSet:  # `visible` is none(): no dataset is named
+        return (
+            "SELECT CAST(NULL AS BIGINT), CAST(NULL AS TEXT), CAST(NULL AS BIGINT) WHERE false",
+            [],
+        )
+
+
+def _impact_sql(visible: QuerySet[Dataset], as_of: datetime | None) -> tuple[str, list[Any]]:
+    """One statement for impact analysis: rows (part, depth, id, name, extra, owner), where part
+    is 'walk' (id: nodes reached, depth: 1 if the cap cut the walk), 'depth' (id: nodes at that
+    depth), 'count' (name: kind group, id: rows it has), 'dataset' / 'job' / 'model_version'
+    (a page of rows; extra: a model version's version) or 'owner' (name: a username).
+
+    Datasets are probed through `visible`, jobs and model versions by primary key, one index
+    probe per node (`OFFSET 0`, see `_probe_sql`; a job's only in the index, as its name is not
+    needed); the probed rows are materialized once and give the counts, the owners and the
+    pages, whose names and owners are looked up for the page's rows only."""
+    hop, when_params = _reach_cte(as_of)
+    qn = connection.ops.quote_name
+    user = get_user_model()
+    users = qn(user._meta.db_table)
+    username = qn(user._meta.get_field(user.USERNAME_FIELD).column)
+    jobs, versions, models = (qn(m._meta.db_table) for m in (Job, ModelVersion, Model))
+    visible_sql, visible_params = _visible_probe(visible)
+    code = {kind: _KIND_CODES[kind] for kind in _KIND_CODES}
+    sql = f"""
+        WITH RECURSIVE {hop},
+        reached AS MATERIALIZED (
+            SELECT h.depth, r.k >> {_KEY_SHIFT} AS code, r.k & {_ID_MASK} AS id
+            FROM hop h CROSS JOIN LATERAL unnest(
+                CASE WHEN h.n > %s THEN h.frontier[1:cardinality(h.frontier) - 1]
+                     ELSE h.frontier END) r(k)
+            WHERE h.depth > 0
+        ),
+        ds AS MATERIALIZED (
+            SELECT r.depth, hit.id, hit.name, hit.owner_id FROM reached r
+            CROSS JOIN LATERAL ({visible_sql} OFFSET 0) hit(id, name, owner_id)
+            WHERE r.code = {code[NodeKind.DATASET]}
+        ),
+        jb AS MATERIALIZED (
+            SELECT r.depth, r.id FROM reached r
+            WHERE r.code = {code[NodeKind.JOB]}
+              AND EXISTS (SELECT FROM {jobs} j WHERE j.id = r.id OFFSET 0)
+        ),
+        mv AS MATERIALIZED (
+            SELECT r.depth, hit.id, hit.model_id, hit.version, hit.owner_id FROM reached r
+            CROSS JOIN LATERAL (
+                SELECT v.id, v.model_id, v.version, v.owner_id FROM {versions} v
+                WHERE v.id = r.id OFFSET 0) hit
+            WHERE r.code = {code[NodeKind.MODEL_VERSION]}
+        )
+        SELECT 'walk', CASE WHEN (SELECT max(n) FROM hop) > %s THEN 1 ELSE 0 END,
+               count(*), CAST(NULL AS TEXT), CAST(NULL AS TEXT), CAST(NULL AS TEXT)
+        FROM reached
+        UNION ALL SELECT 'depth', depth, count(*), NULL, NULL, NULL FROM reached GROUP BY depth
+        UNION ALL SELECT 'count', NULL, count(*), 'datasets', NULL, NULL FROM ds
+        UNION ALL SELECT 'count', NULL, count(*), 'jobs', NULL, NULL FROM jb
+        UNION ALL SELECT 'count', NULL, count(*), 'model_versions', NULL, NULL FROM mv
+        UNION ALL
+            SELECT 'dataset', p.depth, p.id, p.name, NULL, u.{username}
+            FROM (SELECT * FROM ds ORDER BY depth, id LIMIT %s OFFSET %s) p
+            LEFT JOIN {users} u ON u.id = p.owner_id
+        UNION ALL
+            SELECT 'job', p.depth, p.id, j.name, NULL, NULL
+            FROM (SELECT * FROM jb ORDER BY depth, id LIMIT %s OFFSET %s) p
+            JOIN {jobs} j ON j.id = p.id
+        UNION ALL
+            SELECT 'model_version', p.depth, p.id, m.name, p.version, u.{username}
+            FROM (SELECT * FROM mv ORDER BY depth, id LIMIT %s OFFSET %s) p
+            JOIN {models} m ON m.id = p.model_id LEFT JOIN {users} u ON u.id = p.owner_id
+        UNION ALL
+            SELECT DISTINCT 'owner', CAST(NULL AS INTEGER), CAST(NULL AS BIGINT), u.{username},
+                   NULL, NULL
+            FROM {users} u
+            WHERE u.id IN (SELECT owner_id FROM ds UNION SELECT owner_id FROM mv)
+        ORDER BY 1, 2, 3
+    """  # noqa: S608 - table and column names are ours; values are parameters
+    return sql, [when_params, visible_params]
+
+
+def _impact_in_sql(
+    start: NodeKey, visible: QuerySet[Dataset], as_of: datetime | None, limit: int, offset: int
+) -> dict[str, Any]:
+    """`lineage_impact` on PostgreSQL: `_impact_sql`, then the page rows become dicts."""
+    sql, (when_params, visible_params) = _impact_sql(visible, as_of)
+    page = [limit, offset]
+    params = [
+        *_reach_params(start, IMPACT_CAP, when_params),
+        IMPACT_CAP,
+        *visible_params,
+        IMPACT_CAP,
+        *page * 3,
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    pages: dict[str, list[dict]] = {"datasets": [], "jobs": [], "model_versions": []}
+    counts, by_depth, owners, truncated = {}, {}, set(), False
+    row_of = _impact_row_makers()
+    for part, depth, number, name, extra, owner in rows:
+        if part == "walk":
+            truncated = bool(depth)
+        elif part == "depth":
+            by_depth[depth] = number
+        elif part == "count":
+            counts[name] = number
+        elif part == "owner":
+            owners.add(name)
+        else:
+            group, make = row_of[part]
+            pages[group].append(make(depth, number, name, extra, owner or ""))
+    return _impact_result(pages, counts, by_depth, owners, truncated)
+
+
+def _impact_row_makers() -> dict[str, tuple[str, Callable[..., dict]]]:
+    """Per node kind: its group in the result and a function from a page row to its dict (URLs
+    filled in from patterns reversed once)."""
+    dataset_url = url_filler("catalog:dataset-detail", "name")
+    job_url = _url_pattern("lineage:job-detail", "pk").format  # an id needs no quoting
+    version_url = url_filler("lineage:model-version-detail", "name", "version")
+
+    def dataset(depth: int, pk: int, name: str, _: None, owner: str) -> dict:
+        return {"kind": NodeKind.DATASET, "id": pk, "name": name, "owner": owner,
+                "depth": depth, "url": dataset_url(name)}  # fmt: skip
+
+    def job(depth: int, pk: int, name: str, _: None, owner: str) -> dict:
+        return {"kind": NodeKind.JOB, "id": pk, "name": name, "owner": "",
+                "depth": depth, "url": job_url(pk)}  # fmt: skip
+
+    def model_version(depth: int, pk: int, model: str, version: str, owner: str) -> dict:
+        return {"kind": NodeKind.MODEL_VERSION, "id": pk, "name": f"{model} {version}",
+                "owner": owner, "depth": depth, "url": version_url(model, version)}  # fmt: skip
+
+    return {
+        "dataset": ("datasets", dataset),
+        "job": ("jobs", job),
+        "model_version": ("model_versions", model_version),
     }
 
 

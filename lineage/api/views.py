@@ -175,8 +175,12 @@ class LineageApi(APIView):
         return Response(_walk_json(request.user, walk))
 
 
+IMPACT_API_PAGE = 100  # rows of each kind the impact API names unless asked (?limit=, ?offset=)
+
+
 class ImpactApi(APIView):
-    """Downstream datasets, jobs and model versions of a node, with owners (capped, flagged)."""
+    """Downstream datasets, jobs and model versions of a node, with owners (capped, flagged): the
+    counts of every node, a page of rows of each kind."""
 
     @extend_schema(
         summary="Impact analysis: everything downstream, with owners",
@@ -193,17 +197,31 @@ class ImpactApi(APIView):
                 description="ISO 8601 time: read the graph as it was then",
                 required=False,
             ),
+            OpenApiParameter(
+                "limit",
+                OpenApiTypes.INT,
+                description=f"rows of each kind (default {IMPACT_API_PAGE}, at most "
+                f"{selectors.IMPACT_CAP:,}); counts always cover every node",
+                required=False,
+            ),
+            OpenApiParameter(
+                "offset", OpenApiTypes.INT, description="rows of each kind to skip", required=False
+            ),
         ],
         responses=OpenApiTypes.OBJECT,
     )
     def get(self, request: Request) -> Response:
-        start = _node_for(request.user, request.query_params.get("node", ""))
+        params = request.query_params
+        start = _node_for(request.user, params.get("node", ""))
+        cap = selectors.IMPACT_CAP
         return Response(
             selectors.lineage_impact(
                 user=request.user,
                 start=start,
                 visible=datasets_for(request.user, "view"),
                 as_of=_as_of(request),
+                limit=_int(params.get("limit"), IMPACT_API_PAGE, 0, cap, "limit"),
+                offset=_int(params.get("offset"), 0, 0, cap, "offset"),
             )
         )
 

@@ -47,7 +47,20 @@ def layered(width: int, layers: int, prefix: str = "l"):
     return grid
 
 
-def test_each_node_once_at_its_nearest_depth():
+@pytest.fixture(params=["one statement", "one query per hop"])
+def reach(request):
+    """lineage_reach (on PostgreSQL one statement) and the per-hop walk other databases use:
+    both must give the same nodes, depths, cap and flag."""
+    if request.param == "one statement":
+        return selectors.lineage_reach
+
+    def by_hops(*, start, as_of=None, cap=selectors.IMPACT_CAP):
+        return selectors._reach_by_hops(start, as_of, cap)
+
+    return by_hops
+
+
+def test_each_node_once_at_its_nearest_depth(reach):
     a, b, c = make_dataset("a"), make_dataset("b"), make_dataset("c")
     long1, long2, short = (Job.objects.create(namespace="n", name=n) for n in ("l1", "l2", "s"))
     # a -> l1 -> b -> l2 -> c, and a shortcut a -> s -> c
@@ -59,19 +72,19 @@ def test_each_node_once_at_its_nearest_depth():
         (node(a), node(short)),
         (node(short), node(c)),
     )
-    depths, truncated = selectors.lineage_reach(start=node(a))
+    depths, truncated = reach(start=node(a))
     assert depths == {node(long1): 1, node(short): 1, node(b): 2, node(c): 2, node(long2): 3}
     assert not truncated
 
 
-def test_many_paths_do_not_multiply_rows():
+def test_many_paths_do_not_multiply_rows(reach):
     grid = layered(width=4, layers=4)  # 4**3 paths to the last layer, 4 + 12 nodes downstream
-    depths, truncated = selectors.lineage_reach(start=node(grid[0][0]))
+    depths, truncated = reach(start=node(grid[0][0]))
     assert len(depths) == 3 * 4 + 3 * 4 and not truncated
     assert {depths[node(d)] for d in grid[3]} == {6}
 
 
-def test_cycles_back_to_the_start_terminate():
+def test_cycles_back_to_the_start_terminate(reach):
     a, b = make_dataset("a"), make_dataset("b")
     there, back = Job.objects.create(name="there"), Job.objects.create(name="back")
     link(
@@ -80,27 +93,28 @@ def test_cycles_back_to_the_start_terminate():
         (node(b), node(back)),
         (node(back), node(a)),
     )
-    depths, _ = selectors.lineage_reach(start=node(a))
+    depths, _ = reach(start=node(a))
     assert depths == {node(there): 1, node(b): 2, node(back): 3}
 
 
-def test_cap_is_exact_keeps_the_nearest_and_flags_truncation():
+def test_cap_is_exact_keeps_the_nearest_and_flags_truncation(reach):
     grid = layered(width=3, layers=3)
-    everything, cut = selectors.lineage_reach(start=node(grid[0][0]))
+    everything, cut = reach(start=node(grid[0][0]))
     assert len(everything) == 12 and not cut
-    exactly, cut = selectors.lineage_reach(start=node(grid[0][0]), cap=12)
+    exactly, cut = reach(start=node(grid[0][0]), cap=12)
     assert exactly == everything and not cut
-    capped, cut = selectors.lineage_reach(start=node(grid[0][0]), cap=5)
+    capped, cut = reach(start=node(grid[0][0]), cap=5)
     assert cut and len(capped) == 5
     nearest = sorted(everything.values())[:5]
     assert sorted(capped.values()) == nearest
 
 
 def test_the_last_hop_expands_no_more_of_the_frontier_than_the_cap_needs(monkeypatch):
+    """The per-hop walk (databases other than PostgreSQL) slices the frontier of the last hop."""
     grid = layered(width=3, layers=3)
-    everything, _ = selectors.lineage_reach(start=node(grid[0][0]))
+    everything, _ = selectors._reach_by_hops(node(grid[0][0]), None, selectors.IMPACT_CAP)
     monkeypatch.setattr(selectors, "HOP_SLICE_MIN", 1)
-    sliced, cut = selectors.lineage_reach(start=node(grid[0][0]))
+    sliced, cut = selectors._reach_by_hops(node(grid[0][0]), None, selectors.IMPACT_CAP)
     assert sliced == everything and not cut
     expanded = []
     next_nodes = selectors._next_nodes
@@ -109,21 +123,21 @@ def test_the_last_hop_expands_no_more_of_the_frontier_than_the_cap_needs(monkeyp
         "_next_nodes",
         lambda nodes, as_of: expanded.append(nodes) or next_nodes(nodes, as_of),
     )
-    capped, cut = selectors.lineage_reach(start=node(grid[0][0]), cap=4)
+    capped, cut = selectors._reach_by_hops(node(grid[0][0]), None, 4)
     assert cut and len(capped) == 4
     assert sorted(capped.values()) == sorted(everything.values())[:4]
     # the start, then 2 of the 3 jobs at depth 1: their 2 datasets pass the cap of 4
     assert [len(nodes) for nodes in expanded] == [1, 2]
 
 
-def test_as_of_reads_the_past_graph():
+def test_as_of_reads_the_past_graph(reach):
     past = timezone.now() - timedelta(days=10)
     a, b = make_dataset("a"), make_dataset("b")
     job = Job.objects.create(name="j")
     link((node(a), node(job)), (node(job), node(b)), at=past)
     edge_remove(edge=job_edge(job, b), at=past + timedelta(days=5))
-    now, _ = selectors.lineage_reach(start=node(a))
-    then, _ = selectors.lineage_reach(start=node(a), as_of=past + timedelta(days=1))
+    now, _ = reach(start=node(a))
+    then, _ = reach(start=node(a), as_of=past + timedelta(days=1))
     assert now == {node(job): 1}
     assert then == {node(job): 1, node(b): 2}
 
@@ -181,8 +195,9 @@ def test_url_filler_gives_nothing_for_what_reverse_refuses():
     assert fill("a/b") == "" and fill("") == "" and fill("a b") == "/catalog/datasets/a%20b/"
 
 
-def test_impact_queries_grow_with_hops_not_nodes(engineer):
-    """One query per hop walked (plus the empty one that ends the walk), one per node kind."""
+def test_impact_query_count_is_flat(engineer):
+    """PostgreSQL: one statement however many hops and nodes; elsewhere one query per hop walked
+    (plus the empty one that ends the walk) and one per node kind."""
     model = Model.objects.create(name="m")
     narrow = layered(width=1, layers=4, prefix="s")
     link((node(narrow[3][0]), node(ModelVersion.objects.create(model=model, version="1"))))
@@ -195,8 +210,8 @@ def test_impact_queries_grow_with_hops_not_nodes(engineer):
         big = selectors.lineage_impact(user=engineer, start=node(wide[0][0]), visible=visible)
     assert (small["total"], big["total"]) == (7, 25)
     # PostgreSQL: SET LOCAL jit = off, in a savepoint here (the test runs in a transaction)
-    no_jit = 3 if connection.vendor == "postgresql" else 0
-    assert len(many.captured_queries) == len(few.captured_queries) == 8 + 3 + no_jit
+    expected = 1 + 3 if connection.vendor == "postgresql" else 8 + 3
+    assert len(many.captured_queries) == len(few.captured_queries) == expected
 
 
 def test_impact_runs_without_jit_on_postgresql(engineer):
@@ -212,13 +227,13 @@ def test_impact_runs_without_jit_on_postgresql(engineer):
         assert cursor.fetchone()[0] == "off"  # until the test's transaction ends
 
 
-def test_the_cap_keeps_the_lowest_ids_of_the_depth_it_cuts():
+def test_the_cap_keeps_the_lowest_ids_of_the_depth_it_cuts(reach):
     start, job = make_dataset("start"), Job.objects.create(name="fan")
     outs = [make_dataset(f"out-{i}") for i in range(5)]
     link((node(start), node(job)), *[(node(job), node(d)) for d in reversed(outs)])
-    capped, cut = selectors.lineage_reach(start=node(start), cap=3)
+    capped, cut = reach(start=node(start), cap=3)
     assert cut and capped == {node(job): 1, node(outs[0]): 2, node(outs[1]): 2}
-    assert selectors.lineage_reach(start=node(start), cap=3) == (capped, cut)  # deterministic
+    assert reach(start=node(start), cap=3) == (capped, cut)  # deterministic
 
 
 def test_impact_rows_are_nearest_first_then_by_id(admin_user):
@@ -244,3 +259,58 @@ def test_impact_with_nothing_visible_names_nothing():
     )
     assert impact["datasets"] == [] and impact["hidden_count"] == 1
     assert [j["name"] for j in impact["jobs"]] == ["j"] and impact["total"] == 2
+
+
+def test_impact_names_a_page_and_counts_everything(engineer, steward, monkeypatch):
+    """A page of each kind (nearest first, then by id) with the counts of all, per kind and per
+    depth; a hidden dataset is counted in hidden_count only, on every page."""
+    start, job = make_dataset("start"), Job.objects.create(name="fan")
+    outs = [make_dataset(f"out-{i}") for i in range(6)]
+    outs[2].sensitivity = Sensitivity.RESTRICTED
+    outs[2].owner = steward
+    outs[2].save(update_fields=["sensitivity", "owner"])
+    outs[4].owner = engineer
+    outs[4].save(update_fields=["owner"])
+    link((node(start), node(job)), *[(node(job), node(d)) for d in outs])
+    visible = datasets_for(engineer, "view")
+
+    def impact(**page):
+        return selectors.lineage_impact(user=engineer, start=node(start), visible=visible, **page)
+
+    first, rest = impact(limit=2), impact(limit=10, offset=2)
+    shown = [d for d in outs if d != outs[2]]
+    assert [d["name"] for d in first["datasets"]] == [d.name for d in shown[:2]]
+    assert [d["name"] for d in rest["datasets"]] == [d.name for d in shown[2:]]
+    assert [j["name"] for j in first["jobs"]] == ["fan"] and rest["jobs"] == []
+    for report in (first, rest):
+        assert report["counts"] == {"datasets": 5, "jobs": 1, "model_versions": 0}
+        assert report["by_depth"] == [{"depth": 1, "nodes": 1}, {"depth": 2, "nodes": 6}]
+        assert report["total"] == 7 and report["hidden_count"] == 1
+        assert report["owners"] == [engineer.username] and not report["truncated"]
+        assert outs[2].name not in str(report) and steward.username not in str(report)
+    assert impact()["datasets"] == impact(limit=selectors.IMPACT_CAP)["datasets"]  # 25 > 5
+
+
+def test_impact_counts_stop_at_the_cap_and_flag_it(admin_user, monkeypatch):
+    monkeypatch.setattr(selectors, "IMPACT_CAP", 4)
+    start, job = make_dataset("start"), Job.objects.create(name="fan")
+    outs = [make_dataset(f"out-{i}") for i in range(5)]
+    link((node(start), node(job)), *[(node(job), node(d)) for d in reversed(outs)])
+    impact = selectors.lineage_impact(
+        user=admin_user, start=node(start), visible=datasets_for(admin_user, "view"), limit=10
+    )
+    assert impact["truncated"] and impact["total"] == 4
+    assert [d["name"] for d in impact["datasets"]] == [d.name for d in outs[:3]]
+    assert impact["counts"]["datasets"] == 3 and impact["hidden_count"] == 0
+    assert impact["by_depth"] == [{"depth": 1, "nodes": 1}, {"depth": 2, "nodes": 3}]
+
+
+def test_impact_counts_removed_nodes_as_hidden(admin_user):
+    start, job, out = make_dataset("start"), Job.objects.create(name="gone"), make_dataset("out")
+    link((node(start), node(job)), (node(job), node(out)))
+    Job.objects.filter(pk=job.pk).delete()  # its edges stay, as after a hard delete
+    impact = selectors.lineage_impact(
+        user=admin_user, start=node(start), visible=datasets_for(admin_user, "view")
+    )
+    assert impact["jobs"] == [] and impact["counts"]["jobs"] == 0
+    assert impact["hidden_count"] == 1 and impact["total"] == 2

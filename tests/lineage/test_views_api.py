@@ -129,6 +129,26 @@ def test_impact_api(client, engineer, graph):
     assert [d["name"] for d in data["datasets"]] == ["clean"]
     assert [m["name"] for m in data["model_versions"]] == ["churn 1.0"]
     assert data["owners"] == ["eddie"] and data["truncated"] is False
+    assert data["counts"] == {"datasets": 1, "jobs": 1, "model_versions": 1}
+
+
+def test_impact_api_pages_each_kind(client, engineer, graph):
+    client.force_login(engineer)
+    url = f"/api/v1/lineage/impact?node=dataset:{graph['raw'].name}"
+    data = client.get(f"{url}&limit=0").json()
+    assert data["datasets"] == data["jobs"] == data["model_versions"] == []
+    assert data["total"] == 3 and data["counts"]["jobs"] == 1
+    assert [j["name"] for j in client.get(f"{url}&offset=0&limit=1").json()["jobs"]] == [
+        "clean-job"
+    ]
+    assert client.get(f"{url}&offset=1").json()["jobs"] == []
+    assert client.get(f"{url}&limit=many").status_code == 400
+
+
+def test_impact_on_the_dataset_page_shows_counts(client, engineer, graph):
+    client.force_login(engineer)
+    html = client.get(f"/lineage/datasets/{graph['raw'].name}/").content.decode()
+    assert "3 downstream nodes" in html and "Jobs (1)" in html and "Datasets (1)" in html
 
 
 def test_register_model_version_via_api(client, engineer, graph):
