@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +31,11 @@ LOW_CARDINALITY = 50
 HLL_BITS = 14  # 16,384 one-byte registers per column
 
 
+_U64 = np.uint64
+_GOLDEN = _U64(0x9E3779B97F4A7C15)
+_ALL_ONES = _U64(0xFFFFFFFFFFFFFFFF)
+
+
 def _hashes(values: pd.Series) -> np.ndarray:
     """64-bit hashes of the values, vectorised.
 
@@ -38,15 +43,89 @@ def _hashes(values: pd.Series) -> np.ndarray:
     null count as one value (as they did in a Python set). The values are a chunk's distinct
     values already, so pandas' `categorize` (factorize first, hash the categories) is pure
     cost: the same hashes, 3x (strings) to 80x (floats) slower.
+    Text of any dtype (Arrow strings, object, categorical) hashes its UTF-8 string form with
+    `_string_hashes`, straight from the Arrow buffers: no Python object per value.
     """
-    if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
-        values = values.astype("float64")
-    if isinstance(values.dtype, pd.StringDtype):
-        # The same hashes as below (tests/catalog/test_profiling.py), without the copies that
-        # hash_pandas_object makes of an Arrow string column: a third less time.
-        return pd.util.hash_array(values.to_numpy(dtype=object), categorize=False)
-    hashed = pd.util.hash_pandas_object(values, index=False, categorize=False)
-    return hashed.to_numpy(dtype=np.uint64)
+    dtype = values.dtype
+    if (
+        pd.api.types.is_bool_dtype(dtype)
+        or pd.api.types.is_datetime64_any_dtype(dtype)
+        or pd.api.types.is_timedelta64_dtype(dtype)
+    ):
+        hashed = pd.util.hash_pandas_object(values, index=False, categorize=False)
+        return hashed.to_numpy(dtype=np.uint64)
+    if pd.api.types.is_numeric_dtype(dtype):
+        hashed = pd.util.hash_pandas_object(values.astype("float64"), index=False, categorize=False)
+        return hashed.to_numpy(dtype=np.uint64)
+    return _string_hashes(_arrow_strings(values))
+
+
+def _arrow_strings(values: pd.Series) -> Any:
+    """The values as one Arrow large_string array (their `str` form when not strings)."""
+    import pyarrow as pa
+
+    if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow":
+        array = values.array.__arrow_array__()
+    else:
+        array = pa.array([str(v) for v in values.tolist()], type=pa.large_string())
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    return array if array.type == pa.large_string() else array.cast(pa.large_string())
+
+
+def _fmix(h: np.ndarray) -> np.ndarray:
+    """MurmurHash3's 64-bit finaliser: every input bit moves every output bit."""
+    h ^= h >> _U64(33)
+    h *= _U64(0xFF51AFD7ED558CCD)
+    h ^= h >> _U64(33)
+    h *= _U64(0xC4CEB9FE1A85EC53)
+    h ^= h >> _U64(33)
+    return h
+
+
+def _string_hashes(array: Any) -> np.ndarray:
+    """A 64-bit hash of each string's UTF-8 bytes (no nulls), 8 bytes at a time in numpy.
+
+    Half the time of pandas' siphash over Python strings for a near-unique column. The hash
+    of a string depends only on its bytes (not on its neighbours or the chunk), so the exact
+    distinct count and the HyperLogLog sketch see a string the same way in every chunk.
+    """
+    _, offsets_buffer, data_buffer = array.buffers()
+    offsets = np.frombuffer(offsets_buffer, dtype=np.int64)[
+        array.offset : array.offset + len(array) + 1
+    ]
+    data = (
+        np.frombuffer(data_buffer, dtype=np.uint8)
+        if data_buffer is not None
+        else np.zeros(0, dtype=np.uint8)
+    )
+    starts, lengths = offsets[:-1], np.diff(offsets)
+    width = max(8, (int(lengths.max(initial=0)) + 7) // 8 * 8)
+    words = _byte_windows(data, starts, width).view("<u8")
+    with np.errstate(over="ignore"):
+        hashes = _fmix(lengths.astype(np.uint64) * _GOLDEN)
+        for j in range(words.shape[1]):
+            rest = np.clip(lengths - 8 * j, 0, 8).astype(np.uint64)
+            keep = np.where(rest == 8, _ALL_ONES, (_U64(1) << (rest * _U64(8))) - _U64(1))
+            mixed = _fmix((hashes ^ (words[:, j] & keep)) * _GOLDEN)
+            hashes = np.where(lengths > 8 * j, mixed, hashes)  # past the string's end: as is
+    return hashes
+
+
+def _byte_windows(data: np.ndarray, starts: np.ndarray, width: int) -> np.ndarray:
+    """Row i holds the `width` bytes from starts[i] (zeros past the end of the data)."""
+    block = np.zeros((len(starts), width), dtype=np.uint8)
+    inside = len(data) - width + 1  # windows starting before this fit in the data
+    early = starts < inside
+    if inside > 0:
+        block[early] = np.lib.stride_tricks.sliding_window_view(data, width)[starts[early]]
+    late = np.flatnonzero(~early)
+    if len(late):
+        base = max(0, len(data) - width)
+        padded = np.zeros(2 * width, dtype=np.uint8)
+        padded[: len(data) - base] = data[base:]
+        block[late] = np.lib.stride_tricks.sliding_window_view(padded, width)[starts[late] - base]
+    return block
 
 
 class _HyperLogLog:
@@ -114,6 +193,13 @@ class _ColumnStats:
         # A column whose values the profile withholds (PII) shows no top values, min, max or
         # mean: only counts, distinct and lengths are kept for it.
         withheld = self._values_withheld()
+        if withheld and self.sketch is not None:
+            # Past DISTINCT_CAP a withheld column needs only the sketch and the lengths, and a
+            # sketch ignores repeats: hash the chunk as is, without finding its distinct values.
+            self.sketch.add(_hashes(non_null))
+            if self.kind == "text":
+                self._add_lengths(non_null)
+            return
         counts = None
         if self.kind in ("text", "boolean") and not withheld:
             counts = non_null.value_counts(sort=False)
@@ -133,12 +219,7 @@ class _ColumnStats:
         elif self.kind == "datetime":
             self._extend(non_null.min(), non_null.max())
         elif self.kind == "text":
-            # pandas' str dtype has fast lengths; object columns (Decimal, UUID...) go via str
-            text = non_null if isinstance(non_null.dtype, pd.StringDtype) else non_null.astype(str)
-            lengths = text.str.len()
-            low, high = int(lengths.min()), int(lengths.max())
-            self.min_length = low if self.min_length is None else min(self.min_length, low)
-            self.max_length = high if self.max_length is None else max(self.max_length, high)
+            self._add_lengths(non_null)
         if withheld:
             return
         if self.kind in ("text", "boolean") or chunk_distinct <= LOW_CARDINALITY:
@@ -152,6 +233,14 @@ class _ColumnStats:
                     self.pii_sample.append(python_value)
                     if len(self.pii_sample) >= MAX_SAMPLE:
                         break
+
+    def _add_lengths(self, non_null: pd.Series) -> None:
+        # pandas' str dtype has fast lengths; object columns (Decimal, UUID...) go via str
+        text = non_null if isinstance(non_null.dtype, pd.StringDtype) else non_null.astype(str)
+        lengths = text.str.len()
+        low, high = int(lengths.min()), int(lengths.max())
+        self.min_length = low if self.min_length is None else min(self.min_length, low)
+        self.max_length = high if self.max_length is None else max(self.max_length, high)
 
     def _values_withheld(self) -> bool:
         """True once it is certain that `result` will withhold this column's values.
@@ -263,6 +352,54 @@ def _json_value(value: Any) -> Any:
     return value
 
 
+def read_ahead(chunks: Iterator[Any]) -> Iterator[Any]:
+    """Yield `chunks`, parsing the next one in a thread while the caller works on this one.
+
+    The CSV tokenizer and Arrow's kernels release the GIL, so the parse of chunk n+1 runs on
+    the second core during the profile and checks of chunk n. One chunk ahead at most: memory
+    stays bounded by two chunks. An error of the reader is raised here, in order.
+    """
+    import queue
+    import threading
+
+    handoff: queue.Queue = queue.Queue(maxsize=1)
+    stop = threading.Event()
+    done = object()
+
+    def produce() -> None:
+        try:
+            for chunk in chunks:
+                while not stop.is_set():
+                    try:
+                        handoff.put((chunk, None), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            handoff.put((done, None))
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, raised there
+            handoff.put((done, exc))
+
+    reader = threading.Thread(target=produce, name="charter-read-ahead", daemon=True)
+    reader.start()
+    try:
+        while True:
+            chunk, error = handoff.get()
+            if chunk is done:
+                if error is not None:
+                    raise error
+                return
+            yield chunk
+    finally:
+        stop.set()  # the consumer stopped early (or raised): let the reader finish
+        while reader.is_alive():
+            try:
+                handoff.get_nowait()
+            except queue.Empty:
+                reader.join(timeout=0.1)
+
+
 def _estimate_rows(source: Any, size_bytes: int | None) -> int:
     """A row-count guess for progress only: exact for Parquet, from bytes per row for CSV."""
     if getattr(source, "fmt", "") == "parquet":
@@ -323,7 +460,7 @@ def profile_source(
     expected = fingerprint.row_count or _estimate_rows(source, fingerprint.size_bytes)
     stats: dict[str, _ColumnStats] = {}
     rows = 0
-    for chunk in source.iter_chunks(chunksize=chunksize):
+    for chunk in read_ahead(source.iter_chunks(chunksize=chunksize)):
         for name in chunk.columns:
             column = stats.get(name)
             if column is None:

@@ -7,18 +7,27 @@ import pytest
 from catalog import profiling
 from catalog.sources import FileSource
 
+STRINGS = ["a@x.com", "b", "é", "", "ü漢字🙂", "long " * 40, "abcdefgh", "abcdefghi", "a\x00"]
+
 
 @pytest.mark.parametrize(
-    "values",
-    [
-        pd.Series(["a@x.com", "b", "é", "", "long " * 40], dtype="str"),
-        pd.Series(["a@x.com", "b", "é"], dtype=pd.StringDtype("python")),
-        pd.Series(["a@x.com", "b", "é"], dtype=object),
-    ],
+    "dtype", ["str", pd.StringDtype("python"), object, "category"], ids=lambda d: str(d)
 )
-def test_string_hashes_are_pandas_hashes(values):
-    expected = pd.util.hash_pandas_object(values, index=False, categorize=False).to_numpy()
-    assert np.array_equal(profiling._hashes(values), expected)
+def test_string_hashes_depend_only_on_the_string(dtype):
+    """A string hashes the same whatever its dtype, neighbours or place in the chunk, so the
+    exact distinct count and the sketch see it once across chunks; different strings differ."""
+    values = pd.Series(STRINGS, dtype=dtype)
+    hashes = profiling._hashes(values)
+    assert len(set(hashes.tolist())) == len(STRINGS)
+    alone = [profiling._hashes(pd.Series([v], dtype="str"))[0] for v in STRINGS]
+    assert hashes.tolist() == alone
+    sliced = pd.Series(STRINGS * 3, dtype="str").iloc[5:20]
+    assert profiling._hashes(sliced).tolist() == (hashes.tolist() * 3)[5:20]
+
+
+def test_numbers_hash_as_float64():
+    ints = pd.Series([1, 2, 3], dtype="int64")
+    assert np.array_equal(profiling._hashes(ints), profiling._hashes(ints.astype("float64")))
 
 
 def _frame(n: int = 6_000) -> pd.DataFrame:
@@ -35,9 +44,12 @@ def _frame(n: int = 6_000) -> pd.DataFrame:
     )
 
 
-def test_withheld_columns_skip_top_values_with_the_same_profile(tmp_path, monkeypatch):
+@pytest.mark.parametrize("cap", [profiling.DISTINCT_CAP, 1_000])
+def test_withheld_columns_skip_top_values_with_the_same_profile(tmp_path, monkeypatch, cap):
     """Once the PII sample is full, a column known to be withheld keeps no top values, min,
-    max or mean (they are never shown): the profile is the same as when all are kept."""
+    max or mean (they are never shown): the profile is the same as when all are kept. Past
+    the distinct cap (cap=1,000) its chunks go to the sketch without `unique()` first."""
+    monkeypatch.setattr(profiling, "DISTINCT_CAP", cap)
     path = tmp_path / "people.csv"
     _frame().to_csv(path, index=False)
     source = FileSource(path, "csv")
@@ -60,3 +72,24 @@ def test_withheld_columns_skip_top_values_with_the_same_profile(tmp_path, monkey
     assert {"email", "contact_phone"} <= set(fast.pii)
     assert fast.columns["code"]["values_withheld"]
     assert "top_values" in fast.columns["city"] and "mean" in fast.columns["amount"]
+
+
+def test_read_ahead_yields_in_order_and_raises_the_readers_error():
+    def chunks():
+        yield from range(5)
+        raise ValueError("bad row")
+
+    got = []
+    with pytest.raises(ValueError, match="bad row"):
+        for chunk in profiling.read_ahead(chunks()):
+            got.append(chunk)
+    assert got == [0, 1, 2, 3, 4]
+
+
+def test_read_ahead_stops_its_reader_when_the_caller_stops_early():
+    import threading
+
+    reader = profiling.read_ahead(iter(range(1_000)))
+    assert next(reader) == 0
+    reader.close()
+    assert not any(t.name == "charter-read-ahead" for t in threading.enumerate())
