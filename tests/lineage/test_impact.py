@@ -314,3 +314,21 @@ def test_impact_counts_removed_nodes_as_hidden(admin_user):
     )
     assert impact["jobs"] == [] and impact["counts"]["jobs"] == 0
     assert impact["hidden_count"] == 1 and impact["total"] == 2
+
+
+def test_impact_as_of_reads_the_past_graph(admin_user):
+    past = timezone.now() - timedelta(days=10)
+    a, b = make_dataset("a"), make_dataset("b")
+    job = Job.objects.create(name="j")
+    link((node(a), node(job)), (node(job), node(b)), at=past)
+    edge_remove(edge=job_edge(job, b), at=past + timedelta(days=5))
+    visible = datasets_for(admin_user, "view")
+
+    def impact(as_of=None):
+        return selectors.lineage_impact(
+            user=admin_user, start=node(a), visible=visible, as_of=as_of
+        )
+
+    assert impact()["total"] == 1 and impact()["datasets"] == []
+    then = impact(as_of=past + timedelta(days=1))
+    assert then["total"] == 2 and [d["name"] for d in then["datasets"]] == ["b"]
