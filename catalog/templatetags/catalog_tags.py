@@ -1,6 +1,7 @@
 """Template helpers for catalog pages, and the dataset tab bar other apps' pages reuse."""
 
 import html
+import re
 
 import nh3
 from django import template
@@ -51,10 +52,23 @@ def markdown_filter(text: str) -> SafeString:
     return mark_safe(markdown_to_html(text))  # noqa: S308  sanitised by nh3 just above
 
 
+# Text Markdown leaves as it is: letters, digits, spaces and punctuation with no Markdown
+# meaning, no line starting like a list item ("-", "1.", "1)"), no tabs (made spaces).
+_PLAIN_TEXT = re.compile(r"[A-Za-z0-9 ,.;:?!'\"()%/\n-]*")
+_LIST_LINE = re.compile(r"^ *(-|\d+[.)])", re.MULTILINE)
+
+
 @register.filter
 def markdown_text(text: str) -> str:
-    """Markdown as plain text, for one-line summaries in lists (escaped by the template)."""
-    plain = html.unescape(nh3.clean(markdown_to_html(text), tags=set()))
+    """Markdown as plain text, for one-line summaries in lists (escaped by the template).
+
+    Text with nothing Markdown would change skips rendering and sanitising (~0.1-0.3 ms a
+    description, 20 on every catalog page): its lines are the same either way.
+    """
+    if _PLAIN_TEXT.fullmatch(text) and not _LIST_LINE.search(text):
+        plain = text
+    else:
+        plain = html.unescape(nh3.clean(markdown_to_html(text), tags=set()))
     return " · ".join(line.strip() for line in plain.splitlines() if line.strip())
 
 
@@ -69,7 +83,12 @@ def capped(count: int | None) -> str:
 @register.simple_tag(takes_context=True)
 def facet_query(context, key: str, value) -> str:
     """The current query with `key` toggled to `value` (or removed when already set); page reset."""
-    params: QueryDict = context["request"].GET.copy()
+    return toggled_query(context["request"].GET, key, value)
+
+
+def toggled_query(query: QueryDict, key: str, value) -> str:
+    """`query` with `key` toggled to `value` (or removed when already set), as '?…'; page reset."""
+    params = query.copy()
     params.pop("page", None)
     params.pop("partial", None)
     value = str(value)
