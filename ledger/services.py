@@ -1,12 +1,11 @@
 """Write and verify the governance log. Services of every app call `ledger_record`."""
 
-import json
 import logging
 import multiprocessing
 import os
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,17 @@ from ledger.hashing import (
     stored_event_digest,
 )
 from ledger.models import Event
-from ledger.verify_process import start_verifier
+from ledger.verify_process import (
+    NO_UPPER_BOUND,
+    VerifyResult,
+    missing,
+    not_following,
+    pg_rows,
+    start_verifier,
+    verify_from,
+    verify_from_in_worker,
+    walk,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -157,15 +166,6 @@ def _append_in_one_statement(fields: dict[str, Any]) -> Event:
     return event
 
 
-@dataclass(frozen=True)
-class VerifyResult:
-    ok: bool
-    checked: int
-    head_hash: str
-    first_bad_seq: int | None = None
-    reason: str = ""
-
-
 _VERIFY_FIELDS = (
     "seq",
     "prev_hash",
@@ -190,37 +190,10 @@ def ledger_verify() -> VerifyResult:
     split = _split_seq()
     if split is not None:
         return _verify_in_two_processes(split)
-    return _walk(_verify_rows(), GENESIS_HASH, 1)[0]
+    return walk(_verify_rows(), GENESIS_HASH, 1)[0]
 
 
-def _walk(rows: Iterator[tuple], expected_prev: str, expected_seq: int) -> tuple[VerifyResult, int]:
-    """Check rows in seq order from a known link; return the result and the next seq due."""
-    checked = 0
-    digest_of = stored_event_digest
-    for row in rows:
-        seq, prev_hash, stored = row[0], row[1], row[10]
-        if seq != expected_seq:
-            return _missing(checked, expected_prev, expected_seq, seq), expected_seq
-        if prev_hash != expected_prev:
-            return _not_following(checked, expected_prev, seq), expected_seq
-        if digest_of(*row[:10]) != stored:
-            reason = f"event #{seq} was altered (its content no longer matches its hash)"
-            return VerifyResult(False, checked, expected_prev, seq, reason), expected_seq
-        expected_prev, expected_seq, checked = stored, seq + 1, checked + 1
-    return VerifyResult(True, checked, expected_prev), expected_seq
-
-
-def _missing(checked: int, head_hash: str, expected_seq: int, found_seq: int) -> VerifyResult:
-    reason = f"event #{expected_seq} is missing (next stored event is #{found_seq})"
-    return VerifyResult(False, checked, head_hash, expected_seq, reason)
-
-
-def _not_following(checked: int, head_hash: str, seq: int) -> VerifyResult:
-    reason = f"event #{seq} does not follow event #{seq - 1} (previous hash differs)"
-    return VerifyResult(False, checked, head_hash, seq, reason)
-
-
-# Below this many events one process is quicker than starting a second (~1 s for Django).
+# Below this many events one process is quicker than starting a second.
 PARALLEL_VERIFY_MIN_EVENTS = 200_000
 
 
@@ -230,12 +203,7 @@ def _split_seq() -> int | None:
     Only on PostgreSQL, with a second core, outside a transaction (the second process could
     not see rows the caller has not committed), and for a chain long enough to pay off.
     """
-    if (
-        connection.vendor != "postgresql"
-        or connection.in_atomic_block
-        or (os.cpu_count() or 1) < 2
-        or not settings.SETTINGS_MODULE
-    ):
+    if connection.vendor != "postgresql" or connection.in_atomic_block or (os.cpu_count() or 1) < 2:
         return None
     with connection.cursor() as cursor:
         cursor.execute("SELECT max(seq) FROM ledger_event")
@@ -245,35 +213,36 @@ def _split_seq() -> int | None:
 
 def _verify_in_two_processes(split: int) -> VerifyResult:
     """Events before `split` here, the rest in a spawned process; then check the seam."""
-    database = dict(connection.settings_dict)
     with ProcessPoolExecutor(
         max_workers=1,
         mp_context=multiprocessing.get_context("spawn"),  # no inherited DB socket
         initializer=start_verifier,
-        initargs=(settings.SETTINGS_MODULE, database),
+        initargs=(_worker_connect_kwargs(),),
     ) as pool:
-        upper_future = pool.submit(_verify_from, split)
-        lower, next_seq = _walk(_verify_rows(before=split), GENESIS_HASH, 1)
+        upper_future = pool.submit(verify_from_in_worker, split)
+        lower, next_seq = walk(_verify_rows(before=split), GENESIS_HASH, 1)
         try:
             upper = upper_future.result()
         except Exception:  # noqa: BLE001  the second process failed: check its range here
             logger.warning("ledger verify: second process failed, checking in one", exc_info=True)
-            upper = _verify_from(split)
+            with connection.cursor() as cursor:
+                upper = verify_from(cursor, split)
     return _join_ranges(lower, next_seq, upper)
 
 
-def _verify_from(split: int) -> tuple[tuple[int, str], VerifyResult] | None:
-    """Check the events from `split` on, trusting the first one's link (the caller checks it)."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT seq, prev_hash FROM ledger_event WHERE seq >= %s ORDER BY seq LIMIT 1", [split]
-        )
-        first = cursor.fetchone()
-    if first is None:
-        return None
-    first_seq, first_prev = first
-    result, _ = _walk(_verify_rows(after=first_seq - 1), first_prev, first_seq)
-    return (first_seq, first_prev), result
+def _worker_connect_kwargs() -> dict[str, Any]:
+    """psycopg.connect arguments for the second process: this connection's, plain values only.
+
+    Django's adapter context and cursor class stay here (the worker fetches only text and
+    integers); anything the worker lacks (e.g. OPTIONS' assume_role) makes it fail, and the
+    range is then checked here.
+    """
+    params = connection.get_connection_params()
+    return {
+        name: value
+        for name, value in params.items()
+        if value is None or isinstance(value, str | int | float | bool)
+    }
 
 
 def _join_ranges(
@@ -284,41 +253,22 @@ def _join_ranges(
         return lower
     (first_seq, first_prev), result = upper
     if first_seq != next_seq:
-        return _missing(lower.checked, lower.head_hash, next_seq, first_seq)
+        return missing(lower.checked, lower.head_hash, next_seq, first_seq)
     if first_prev != lower.head_hash:
-        return _not_following(lower.checked, lower.head_hash, first_seq)
+        return not_following(lower.checked, lower.head_hash, first_seq)
     return replace(result, checked=lower.checked + result.checked)
 
 
-_VERIFY_CHUNK = 20_000
-_NO_UPPER_BOUND = 2**63 - 1
-# created_at formatted by PostgreSQL exactly as `datetime.isoformat(timespec="microseconds")`
-# prints a UTC time, so 1M rows need no Python datetime parsing (bench: verify 1M <= 10 s).
-_VERIFY_SQL = (
-    "SELECT seq, prev_hash, "
-    "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"+00:00\"'), "
-    "actor_id, actor_username, action, target_type, target_id, target_repr, data, hash "
-    "FROM ledger_event WHERE seq > %s AND seq < %s ORDER BY seq LIMIT %s"
-)
+def _verify_rows(after: int = 0, before: int = NO_UPPER_BOUND) -> Iterator[tuple]:
+    """(seq, prev_hash, stored hash, recomputed hash) of events with after < seq < before.
 
-
-def _verify_rows(after: int = 0, before: int = _NO_UPPER_BOUND) -> Iterator[tuple]:
-    """Events with after < seq < before in seq order as plain tuples, `created_at` as ISO text.
-
-    PostgreSQL: raw SQL by keyset pages (no ORM row building). Elsewhere: the ORM.
+    PostgreSQL: raw SQL by keyset pages, hashed a chunk at a time (`verify_process.pg_rows`).
+    Elsewhere: the ORM.
     """
     if connection.vendor == "postgresql":
-        last = after
-        while True:
-            with connection.cursor() as cursor:
-                cursor.execute(_VERIFY_SQL, [last, before, _VERIFY_CHUNK])
-                rows = cursor.fetchall()
-            if not rows:
-                return
-            loads = json.loads  # Django has psycopg hand jsonb over as text
-            for row in rows:
-                yield (*row[:9], loads(row[9]), row[10])
-            last = rows[-1][0]
+        with connection.cursor() as cursor:
+            yield from pg_rows(cursor, after, before)
+        return
     rows = (
         Event.objects.filter(seq__gt=after, seq__lt=before)
         .order_by("seq")
@@ -327,7 +277,7 @@ def _verify_rows(after: int = 0, before: int = _NO_UPPER_BOUND) -> Iterator[tupl
     )
     for row in rows:
         created_at = row[2].astimezone(UTC).isoformat(timespec="microseconds")
-        yield (*row[:2], created_at, *row[3:])
+        yield row[0], row[1], row[10], stored_event_digest(row[0], row[1], created_at, *row[3:10])
 
 
 def ledger_head() -> dict[str, Any]:

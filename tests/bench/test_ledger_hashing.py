@@ -5,12 +5,17 @@ import random
 from datetime import UTC, datetime
 
 import pytest
+from django.db import connection
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ledger.hashing import (
     append_text_template,
     canonical_json,
+    canonical_json_text,
     event_hash,
     event_hash_text,
+    fetched_event_digests,
     stored_event_digest,
 )
 
@@ -113,3 +118,109 @@ def test_append_template_filled_in_is_the_canonical_text(text):
         fields["action"], fields["target_type"], fields["target_id"], fields["target_repr"], data,
     )  # fmt: skip
     assert hashlib.sha256(filled.encode()).hexdigest() == expected
+
+
+# The verifier reads `data` as PostgreSQL's jsonb text (keys ordered by length, spaces after
+# separators, numbers as numeric prints them) and canonicalises it with the C scanner and
+# encoder directly (`canonical_json_text`); it must give what json.loads + canonical_json give.
+JSON_VALUES = [
+    {},
+    [],
+    {"z": 1, "aa": 2, "b": {"é": 1, "Z": 2, "10": 3, "9": 4, "": 5, "🙂": 6, "\u2028": 7}},
+    {"floats": [2.5, 0.1, 1e-05, 1e20, -0.0, 1.7976931348623157e308, 5e-324, 123456.789]},
+    {"ints": [0, -1, 10**30, -(10**19), 2**63]},
+    {"text": AWKWARD, "nested": [[{"k": [None, True, False]}], {"": {}}]},
+    ["top", "level", 1],
+    'a bare string with "quotes" and \\ and \n',
+    -12,
+    3.25,
+    None,
+]
+
+
+def _json_texts(value) -> list[str]:
+    """Texts of one value as PostgreSQL's jsonb prints them, roughly, and as json prints them."""
+    return [json.dumps(value), json.dumps(value, ensure_ascii=False), canonical_json(value)]
+
+
+@pytest.mark.parametrize("value", JSON_VALUES)
+def test_canonical_json_text_equals_loads_then_canonical_json(value):
+    for text in _json_texts(value):
+        assert canonical_json_text(text) == canonical_json(json.loads(text)), text
+
+
+def test_canonical_json_text_falls_back_to_json_loads_on_odd_text():
+    for text in [' {"b": 1, "a": 2}', '{"a": 1} ', "\n[1, 2]\t"]:
+        assert canonical_json_text(text) == canonical_json(json.loads(text))
+    for text in ["", "{", '{"a": 1} x', "NaN-ish"]:
+        with pytest.raises(ValueError):
+            canonical_json_text(text)
+
+
+def _without_nul(value):
+    """The value with NUL taken out of its strings: jsonb cannot hold one."""
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, list):
+        return [_without_nul(item) for item in value]
+    if isinstance(value, dict):
+        return {_without_nul(key): _without_nul(item) for key, item in value.items()}
+    return value
+
+
+@pytest.mark.django_db
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="jsonb text is PostgreSQL's")
+@pytest.mark.parametrize("value", JSON_VALUES)
+def test_canonical_json_text_of_postgresql_jsonb_text(value):
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT %s::jsonb::text", [json.dumps(_without_nul(value))])
+        (text,) = cursor.fetchone()
+    assert canonical_json_text(text) == canonical_json(json.loads(text)), text
+
+
+_json = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=6), children, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+@given(_json)
+@settings(max_examples=300, deadline=None)
+def test_canonical_json_text_on_random_values(value):
+    for text in _json_texts(value):
+        assert canonical_json_text(text) == canonical_json(json.loads(text)), text
+
+
+def _fetched_row(fields: dict) -> tuple:
+    """A row as `verify_process.VERIFY_SQL` returns it: actor_id as JSON, data as jsonb text."""
+    actor_id = "null" if fields["actor_id"] is None else str(fields["actor_id"])
+    return (
+        fields["seq"], fields["prev_hash"], fields["created_at"], actor_id,
+        fields["actor_username"], fields["action"], fields["target_type"], fields["target_id"],
+        fields["target_repr"], json.dumps(fields["data"], ensure_ascii=False), "stored hash",
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("text", AWKWARD)
+def test_fetched_row_digest_equals_stored_event_digest(text):
+    fields = {
+        "seq": 12,
+        "prev_hash": text or "a" * 64,
+        "created_at": "2026-05-04T03:02:01.000007+00:00",
+        "actor_id": None if text else 7,
+        "actor_username": text,
+        "action": f"dataset.{text}",
+        "target_type": text,
+        "target_id": text,
+        "target_repr": text[:300],
+        "data": {"z": [1, 2.5, None, True], "a": {text: text, "b": {}}, text: -3},
+    }
+    [digest] = fetched_event_digests([_fetched_row(fields)])
+    assert digest == stored_event_digest(*fields.values())
