@@ -403,6 +403,17 @@ def _reach_cte(as_of: datetime | None) -> tuple[str, list[Any]]:
     return sql, when_params
 
 
+# `reached(depth, code, id)`: the nodes of `hop` one row each, without the one past the cap
+# (parameter: the cap).
+_REACHED = f"""reached AS MATERIALIZED (
+            SELECT h.depth, r.k >> {_KEY_SHIFT} AS code, r.k & {_ID_MASK} AS id
+            FROM hop h CROSS JOIN LATERAL unnest(
+                CASE WHEN h.n > %s THEN h.frontier[1:cardinality(h.frontier) - 1]
+                     ELSE h.frontier END) r(k)
+            WHERE h.depth > 0
+        )"""  # noqa: S608 - no values: numbers of ours and a parameter
+
+
 def _reach_params(start: NodeKey, cap: int, when_params: list[Any]) -> list[Any]:
     key = _key_of(start)
     return [key, key, cap, *when_params, cap, MAX_DEPTH]
@@ -638,7 +649,7 @@ def _impact_by_hops(
     start: NodeKey, visible: QuerySet[Dataset], as_of: datetime | None, limit: int, offset: int
 ) -> dict[str, Any]:
     """`lineage_impact` off PostgreSQL: the walk, then every row of each kind, then the page."""
-    depths, truncated = lineage_reach(start=start, as_of=as_of)
+    depths, truncated = lineage_reach(start=start, as_of=as_of, cap=IMPACT_CAP)
     depth_of: dict[str, dict[int, int]] = defaultdict(dict)  # kind -> {id: depth}
     for (kind, pk), depth in depths.items():
         depth_of[kind][pk] = depth
@@ -692,13 +703,7 @@ def _impact_sql(visible: QuerySet[Dataset], as_of: datetime | None) -> tuple[str
     code = {kind: _KIND_CODES[kind] for kind in _KIND_CODES}
     sql = f"""
         WITH RECURSIVE {hop},
-        reached AS MATERIALIZED (
-            SELECT h.depth, r.k >> {_KEY_SHIFT} AS code, r.k & {_ID_MASK} AS id
-            FROM hop h CROSS JOIN LATERAL unnest(
-                CASE WHEN h.n > %s THEN h.frontier[1:cardinality(h.frontier) - 1]
-                     ELSE h.frontier END) r(k)
-            WHERE h.depth > 0
-        ),
+        {_REACHED},
         ds AS MATERIALIZED (
             SELECT r.depth, hit.id, hit.name, hit.owner_id FROM reached r
             CROSS JOIN LATERAL ({visible_sql} OFFSET 0) hit(id, name, owner_id)
@@ -807,8 +812,13 @@ def _impact_row_makers() -> dict[str, tuple[str, Callable[..., dict]]]:
 
 def impact_owner_ids(*, dataset: Dataset) -> list[int]:
     """Ids of the owners and stewards of datasets and model versions downstream of `dataset`
-    (for notifications; no permission filter: owners are told about their own assets)."""
-    depths, _ = lineage_reach(start=(NodeKind.DATASET, dataset.pk))
+    (for notifications; no permission filter: owners are told about their own assets).
+    PostgreSQL: one statement, the walk of `_reach_cte` and a probe per node (no id list
+    of up to 10,000 parameters goes back and forth)."""
+    start = (NodeKind.DATASET, dataset.pk)
+    if connection.vendor == "postgresql":
+        return _owner_ids_in_sql(start)
+    depths, _ = lineage_reach(start=start)
     ds_ids = [pk for kind, pk in depths if kind == NodeKind.DATASET]
     mv_ids = [pk for kind, pk in depths if kind == NodeKind.MODEL_VERSION]
     ids = set(
@@ -827,6 +837,30 @@ def impact_owner_ids(*, dataset: Dataset) -> list[int]:
         )
     )
     return sorted(ids)
+
+
+def _owner_ids_in_sql(start: NodeKey) -> list[int]:
+    hop, when_params = _reach_cte(None)
+    qn = connection.ops.quote_name
+    datasets, versions = qn(Dataset._meta.db_table), qn(ModelVersion._meta.db_table)
+    stewards = qn(Dataset.stewards.through._meta.db_table)
+    ds, mv = _KIND_CODES[NodeKind.DATASET], _KIND_CODES[NodeKind.MODEL_VERSION]
+    sql = f"""
+        WITH RECURSIVE {hop}, {_REACHED}
+        SELECT hit.owner_id FROM reached r CROSS JOIN LATERAL (
+            SELECT d.owner_id FROM {datasets} d WHERE d.id = r.id OFFSET 0) hit
+        WHERE r.code = {ds} AND hit.owner_id IS NOT NULL
+        UNION SELECT hit.user_id FROM reached r CROSS JOIN LATERAL (
+            SELECT s.user_id FROM {stewards} s WHERE s.dataset_id = r.id OFFSET 0) hit
+        WHERE r.code = {ds}
+        UNION SELECT hit.owner_id FROM reached r CROSS JOIN LATERAL (
+            SELECT v.owner_id FROM {versions} v WHERE v.id = r.id OFFSET 0) hit
+        WHERE r.code = {mv} AND hit.owner_id IS NOT NULL
+        ORDER BY 1
+    """  # noqa: S608 - table and column names are ours; values are parameters
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*_reach_params(start, IMPACT_CAP, when_params), IMPACT_CAP])
+        return [row[0] for row in cursor.fetchall()]
 
 
 # --- column lineage ---------------------------------------------------------------------------

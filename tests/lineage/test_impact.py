@@ -332,3 +332,61 @@ def test_impact_as_of_reads_the_past_graph(admin_user):
     assert impact()["total"] == 1 and impact()["datasets"] == []
     then = impact(as_of=past + timedelta(days=1))
     assert then["total"] == 2 and [d["name"] for d in then["datasets"]] == ["b"]
+
+
+def test_impact_owner_ids_are_owners_and_stewards_downstream(engineer, steward, admin_user):
+    """Owners and stewards of downstream datasets and owners of model versions, each once; not
+    the start's own, nothing upstream; no permission filter."""
+    up, start, job = make_dataset("up"), make_dataset("start"), Job.objects.create(name="j")
+    out, secret = make_dataset("out"), make_dataset("secret")
+    up.owner = admin_user
+    up.save(update_fields=["owner"])
+    start.owner = admin_user
+    start.save(update_fields=["owner"])
+    out.owner = engineer
+    out.save(update_fields=["owner"])
+    secret.sensitivity = Sensitivity.RESTRICTED
+    secret.save(update_fields=["sensitivity"])
+    secret.stewards.add(steward, engineer)
+    mv = ModelVersion.objects.create(
+        model=Model.objects.create(name="m"), version="1", owner=steward
+    )
+    link((node(up), node(job)), (node(start), node(job)))
+    link((node(job), node(out)), (node(job), node(secret)), (node(out), node(mv)))
+    ids = selectors.impact_owner_ids(dataset=start)
+    assert ids == sorted({engineer.pk, steward.pk})
+    assert selectors.impact_owner_ids(dataset=out) == [steward.pk]
+
+
+def test_impact_off_postgresql_gives_the_same_report(engineer, steward, monkeypatch):
+    """The per-hop path (other databases; run here by making the connection look like SQLite)
+    and the one-statement path give the same report: pages, counts, owners, hidden, cap."""
+    grid = layered(width=3, layers=4)
+    grid[2][1].sensitivity = Sensitivity.RESTRICTED
+    grid[2][1].owner = steward
+    grid[2][1].save(update_fields=["sensitivity", "owner"])
+    grid[3][0].owner = engineer
+    grid[3][0].save(update_fields=["owner"])
+    mv = ModelVersion.objects.create(model=Model.objects.create(name="m"), version="1")
+    link((node(grid[3][2]), node(mv)))
+    Job.objects.filter(name="l-job-2-0").delete()
+    visible = datasets_for(engineer, "view")
+
+    def reports():
+        start = node(grid[0][0])
+        return [
+            selectors.lineage_impact(user=engineer, start=start, visible=visible, **page)
+            for page in ({}, {"limit": 2, "offset": 1}, {"limit": 0})
+        ]
+
+    def off_postgresql():
+        with monkeypatch.context() as patch:
+            patch.setattr(connection, "vendor", "sqlite")
+            return reports()
+
+    in_sql = reports()
+    assert off_postgresql() == in_sql
+    assert in_sql[0]["hidden_count"] == 2 and in_sql[0]["owners"] == [engineer.username]
+    monkeypatch.setattr(selectors, "IMPACT_CAP", 7)
+    capped = reports()
+    assert off_postgresql() == capped and capped[0]["truncated"] and capped[0]["total"] == 7
