@@ -1,7 +1,8 @@
 """OpenLineage events in: accepting them at POST /api/v1/lineage and applying them to the graph.
 
-Accepting is cheap and constant: validate, INSERT the raw event, queue a task after commit. The
-dedupe key is unique, so a redelivery is caught by the INSERT itself, not by a SELECT before it.
+Accepting is cheap and constant: validate, INSERT the raw event, wake a worker after commit
+(lineage/ingest_wake.py: one task per burst, not one per event). The dedupe key is unique, so a
+redelivery is caught by the INSERT itself (ON CONFLICT DO NOTHING), not by a SELECT before it.
 
 Applying happens in batches. A worker claims up to BATCH_SIZE pending events with
 `SELECT ... FOR UPDATE SKIP LOCKED` (oldest first), applies them and marks them processed in the
@@ -15,6 +16,7 @@ If the broker was down when an event was accepted, its task was never sent: the 
 """
 
 import contextlib
+import functools
 import hashlib
 import logging
 import os
@@ -27,7 +29,13 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, OperationalError, transaction
+from django.db import (
+    DEFAULT_DB_ALIAS,
+    IntegrityError,
+    OperationalError,
+    connections,
+    transaction,
+)
 from django.db.models import DateTimeField, Q, Value
 from django.db.models.functions import Greatest
 from django.utils import timezone
@@ -35,9 +43,9 @@ from django.utils import timezone
 from access.policies import can_register_model_version
 from catalog.models import Column, Dataset, DatasetVersion
 from catalog.services import dataset_search_refresh
-from config.celery import enqueue_on_commit
 from ledger.services import ledger_record
 from lineage.ingest_batch import EventBatch
+from lineage.ingest_wake import worker_wake
 from lineage.models import (
     ColumnLineageEdge,
     DatasetRef,
@@ -72,14 +80,23 @@ SWEEP_AFTER_SECONDS = int(os.environ.get("CHARTER_LINEAGE_SWEEP_SECONDS", "30"))
 def lineage_event_receive(
     *, body: bytes, content_encoding: str, user: AbstractBaseUser | None
 ) -> tuple[LineageEvent, bool]:
-    """Validate and store one raw event, then queue its processing after commit; a redelivery
-    is a no-op. One INSERT (the unique dedupe key refuses a redelivery) and no permission
-    work: what the poster may see is checked when the event is applied.
+    """Validate and store one raw event, then wake a worker after commit; a redelivery is a
+    no-op. One INSERT (the unique dedupe key refuses a redelivery) and no permission work: what
+    the poster may see is checked when the event is applied.
 
     Raises `lineage.openlineage.EventError` (nothing stored) when the body is not a valid event.
     Returns (event, created).
     """
     parsed = parse_event(decode_body(body, content_encoding))
+    poster = user.pk if user is not None and user.is_authenticated else None
+    return lineage_event_store(parsed, submitted_by_id=poster)
+
+
+def lineage_event_store(
+    parsed: ParsedEvent, *, submitted_by_id: int | None
+) -> tuple[LineageEvent, bool]:
+    """Store a validated event (durably: committed before the caller answers, or with the
+    caller's transaction) and wake a worker; (the first copy, False) for a redelivery."""
     event = LineageEvent(
         dedupe_key=parsed.dedupe_key,
         event_type=parsed.event_type,
@@ -88,27 +105,47 @@ def lineage_event_receive(
         producer=parsed.producer[:1000],
         run_id=parsed.run_id,
         payload=parsed.payload,
-        submitted_by=user if user is not None and user.is_authenticated else None,
+        submitted_by_id=submitted_by_id,
     )
-    try:
-        _insert(event)
-    except IntegrityError:  # a redelivery: the first copy holds the dedupe key
+    pk = _insert(event)
+    if pk is None:  # a redelivery: the first copy holds the dedupe key
         return LineageEvent.objects.get(dedupe_key=parsed.dedupe_key), False
-    from lineage.tasks import lineage_ingest_task
-
-    enqueue_on_commit(lineage_ingest_task, event_id=event.pk)
+    event.pk = pk
+    event._state.adding = False
+    event._state.db = DEFAULT_DB_ALIAS
+    worker_wake(pk)
     return event, True
 
 
-def _insert(event: LineageEvent) -> None:
-    """Inside the caller's transaction, a savepoint: a refused duplicate must not break it.
-    Outside one, a plain autocommitted INSERT: one round trip, no BEGIN and COMMIT around it
-    (the task is then sent at once: the row is already committed)."""
-    if transaction.get_connection().in_atomic_block:
-        with transaction.atomic():
-            event.save(force_insert=True)
-    else:
-        event.save(force_insert=True)
+def _insert(event: LineageEvent) -> int | None:
+    """INSERT ... ON CONFLICT (dedupe_key) DO NOTHING RETURNING id: the new row's id, or None
+    for a redelivery. A refused duplicate raises nothing, so no savepoint is needed inside a
+    transaction, and outside one the INSERT is autocommitted: one round trip. Values are
+    prepared by the model's own fields (defaults, auto_now_add, JSON adaptation), without the
+    ORM's per-save query building, which cost more than the INSERT itself."""
+    connection = connections[DEFAULT_DB_ALIAS]
+    fields, sql = _insert_statement(connection.vendor)
+    params = [f.get_db_prep_save(f.pre_save(event, add=True), connection) for f in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+@functools.cache
+def _insert_statement(vendor: str) -> tuple[list, str]:
+    meta = LineageEvent._meta
+    fields = [f for f in meta.concrete_fields if not f.primary_key]
+    ops = connections[DEFAULT_DB_ALIAS].ops
+    columns = ", ".join(ops.quote_name(f.column) for f in fields)
+    values = ", ".join(["%s"] * len(fields))
+    key = ops.quote_name(meta.get_field("dedupe_key").column)
+    # names come from model metadata; values are parameters
+    sql = (
+        f"INSERT INTO {ops.quote_name(meta.db_table)} ({columns}) VALUES ({values}) "  # noqa: S608
+        f"ON CONFLICT ({key}) DO NOTHING RETURNING {ops.quote_name(meta.pk.column)}"
+    )
+    return fields, sql
 
 
 # --- claiming and batches --------------------------------------------------------------------

@@ -1,11 +1,12 @@
 from django.urls import path
 
-from lineage.api import views
+from lineage.api import intake, views
 
 # No trailing slash on the ingestion path: the OpenLineage client posts to /api/v1/lineage, and a
 # POST must never be redirected (APPEND_SLASH only redirects paths that do not match).
 urlpatterns = [
-    path("lineage", views.LineageApi.as_view(), name="lineage-api"),
+    # a POST with an API token is answered by intake without DRF's per-request machinery
+    path("lineage", intake.with_token_intake(views.LineageApi.as_view()), name="lineage-api"),
     path("lineage/impact", views.ImpactApi.as_view(), name="lineage-impact-api"),
     path("lineage/columns", views.ColumnLineageApi.as_view(), name="lineage-columns-api"),
     path("lineage/runs/", views.RunListApi.as_view(), name="lineage-runs-api"),
