@@ -277,10 +277,8 @@ def dataset_typeahead(visible: QuerySet[Dataset], text: str) -> list[dict[str, s
         return []
     matching = _contains("name", text) | _contains("title", text)
     rows = visible.filter(matching).order_by("name").values("name", "title")[:TYPEAHEAD_LIMIT]
-    return [
-        {"name": r["name"], "title": r["title"], "url": Dataset(name=r["name"]).get_absolute_url()}
-        for r in rows
-    ]
+    url = _dataset_url_filler()  # one reverse(), not a model instance and a reverse() per row
+    return [{"name": r["name"], "title": r["title"], "url": url(r["name"])} for r in rows]
 
 
 def dataset_list(queryset: QuerySet[Dataset]) -> QuerySet[Dataset]:
