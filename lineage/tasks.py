@@ -14,9 +14,10 @@ logger = logging.getLogger(__name__)
 
 @shared_task
 def lineage_ingest_task(event_id: int | None = None) -> int:
-    """Sent once per accepted event: apply pending OpenLineage events in batches, oldest first.
-    Events are claimed (SKIP LOCKED), so the first task drains a backlog and the tasks of events
-    it already applied find nothing to do. `event_id` only names the event that sent it."""
+    """Sent after events are accepted (lineage/ingest_wake.py: at most one per burst from each
+    web process; one per event with an eager queue): apply pending OpenLineage events in batches,
+    oldest first. Events are claimed (SKIP LOCKED), so the first task drains a backlog and later
+    tasks find nothing to do. `event_id`, when given, only names the event that sent it."""
     return lineage_events_drain()
 
 
