@@ -550,13 +550,14 @@ def ranked_window(queryset: QuerySet[Dataset], offset: int, limit: int) -> tuple
     a bounded candidate set, read once and shared by the count and the page. Ranking every
     match needed a second pass over the matches' heap pages (~6k pages of wide rows for a
     common word at 100k datasets). Like the count and the facets, past 10,000 matches the
-    order describes those matches.
+    order describes those matches. The pass reads `catalog_datasetsearch` when it can.
     """
     candidates = queryset.order_by().values_list("pk", "relevance", "name")[: COUNT_CAP + 1]
     try:
         sql, params = candidates.query.sql_with_params()
     except EmptyResultSet:
         return [], 0
+    sql = _on_search_rows(sql, extra=()) or sql  # the narrow rows when they suffice
     # Django's compiled query; every value in it is a bound parameter.
     sql = (
         f"WITH c (id, relevance, name) AS MATERIALIZED ({sql}) "  # noqa: S608
@@ -626,7 +627,7 @@ SEARCH_ROWS_COLUMNS = frozenset(
 SEARCH_ROWS_EXTRA = ("tag_ids", "has_pii")
 
 
-def _on_search_rows(sql: str) -> str | None:
+def _on_search_rows(sql: str, extra: tuple[str, ...] = SEARCH_ROWS_EXTRA) -> str | None:
     """The compiled `catalog_dataset` query `sql`, reading `catalog_datasetsearch` instead and
     selecting its `tag_ids` and `has_pii` too; None when it cannot (it uses another column).
 
@@ -644,9 +645,9 @@ def _on_search_rows(sql: str) -> str | None:
     if not used <= SEARCH_ROWS_COLUMNS or len(outer) != 1:
         return None
     at = outer[0].start()
-    extra = "".join(f", {table}.{connection.ops.quote_name(c)}" for c in SEARCH_ROWS_EXTRA)
+    selected = "".join(f", {table}.{connection.ops.quote_name(c)}" for c in extra)
     narrow = f"FROM {connection.ops.quote_name(SEARCH_ROWS_TABLE)} {table}"
-    return f"{sql[:at].rstrip()}{extra} {narrow}{sql[outer[0].end() :]}"
+    return f"{sql[:at].rstrip()}{selected} {narrow}{sql[outer[0].end() :]}"
 
 
 FACET_COLUMNS = ("pk", "domain_id", "owner_id", "sensitivity", "status")
