@@ -195,6 +195,15 @@ def append_text_template(
     )
 
 
+class _Quoted(dict):
+    """JSON-quoted strings, each quoted once: for fields with few distinct values (actions,
+    usernames, target types), a dict lookup is cheaper than calling the quoter per event."""
+
+    def __missing__(self, text: str) -> str:
+        self[text] = quoted = encode_basestring(text)
+        return quoted
+
+
 def fetched_event_digests(rows: Iterable[tuple]) -> list[str]:
     """The hash of each event row as `ledger.verify_process.VERIFY_SQL` fetches it.
 
@@ -205,14 +214,14 @@ def fetched_event_digests(rows: Iterable[tuple]) -> list[str]:
     is the one `stored_event_digest` builds (tests/bench/test_ledger_hashing.py); one loop over
     a whole chunk, because the verify of 1M events spends its time here.
     """
-    q, data_text = encode_basestring, canonical_json_text
+    q, data_text, few = encode_basestring, canonical_json_text, _Quoted()
     return [
         sha256(
-            f'{{"action":{q(action)},"actor_id":{actor_id},'
-            f'"actor_username":{q(actor_username)},"created_at":"{created_at}",'
+            f'{{"action":{few[action]},"actor_id":{actor_id},'
+            f'"actor_username":{few[actor_username]},"created_at":"{created_at}",'
             f'"data":{data_text(data)},"prev_hash":{q(prev_hash)},'
             f'"seq":{int.__repr__(seq)},"target_id":{q(target_id)},'
-            f'"target_repr":{q(target_repr)},"target_type":{q(target_type)}}}'.encode()
+            f'"target_repr":{q(target_repr)},"target_type":{few[target_type]}}}'.encode()
         ).hexdigest()
         for (
             seq, prev_hash, created_at, actor_id, actor_username, action,

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from datetime import UTC
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,7 @@ from ledger.verify_process import (
     VerifyResult,
     missing,
     not_following,
-    pg_rows,
+    pg_chunks,
     start_verifier,
     verify_from,
     verify_from_in_worker,
@@ -190,7 +191,7 @@ def ledger_verify() -> VerifyResult:
     split = _split_seq()
     if split is not None:
         return _verify_in_two_processes(split)
-    return walk(_verify_rows(), GENESIS_HASH, 1)[0]
+    return walk(_verify_chunks(), GENESIS_HASH, 1)[0]
 
 
 # Below this many events one process is quicker than starting a second.
@@ -220,7 +221,7 @@ def _verify_in_two_processes(split: int) -> VerifyResult:
         initargs=(_worker_connect_kwargs(),),
     ) as pool:
         upper_future = pool.submit(verify_from_in_worker, split)
-        lower, next_seq = walk(_verify_rows(before=split), GENESIS_HASH, 1)
+        lower, next_seq = walk(_verify_chunks(before=split), GENESIS_HASH, 1)
         try:
             upper = upper_future.result()
         except Exception:  # noqa: BLE001  the second process failed: check its range here
@@ -259,25 +260,31 @@ def _join_ranges(
     return replace(result, checked=lower.checked + result.checked)
 
 
-def _verify_rows(after: int = 0, before: int = NO_UPPER_BOUND) -> Iterator[tuple]:
-    """(seq, prev_hash, stored hash, recomputed hash) of events with after < seq < before.
+def _verify_chunks(after: int = 0, before: int = NO_UPPER_BOUND) -> Iterator[tuple]:
+    """Chunks of events with after < seq < before for `walk`: rows and recomputed hashes.
 
-    PostgreSQL: raw SQL by keyset pages, hashed a chunk at a time (`verify_process.pg_rows`).
-    Elsewhere: the ORM.
+    PostgreSQL: raw SQL by keyset pages (`verify_process.pg_chunks`). Elsewhere: the ORM.
     """
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            yield from pg_rows(cursor, after, before)
+            yield from pg_chunks(cursor, after, before)
         return
     rows = (
         Event.objects.filter(seq__gt=after, seq__lt=before)
         .order_by("seq")
         .values_list(*_VERIFY_FIELDS)
-        .iterator(chunk_size=5000)
+        .iterator(chunk_size=_ORM_CHUNK)
     )
-    for row in rows:
-        created_at = row[2].astimezone(UTC).isoformat(timespec="microseconds")
-        yield row[0], row[1], row[10], stored_event_digest(row[0], row[1], created_at, *row[3:10])
+    while chunk := list(islice(rows, _ORM_CHUNK)):
+        yield chunk, [_orm_row_digest(row) for row in chunk]
+
+
+_ORM_CHUNK = 5000
+
+
+def _orm_row_digest(row: tuple) -> str:
+    created_at = row[2].astimezone(UTC).isoformat(timespec="microseconds")
+    return stored_event_digest(row[0], row[1], created_at, *row[3:10])
 
 
 def ledger_head() -> dict[str, Any]:

@@ -22,22 +22,26 @@ class VerifyResult:
 
 
 def walk(
-    rows: Iterator[tuple[int, str, str, str]], expected_prev: str, expected_seq: int
+    chunks: Iterator[tuple[list[tuple], list[str]]], expected_prev: str, expected_seq: int
 ) -> tuple[VerifyResult, int]:
-    """Check (seq, prev_hash, stored hash, recomputed hash) rows in seq order from a known link.
+    """Check chunks of events in seq order from a known link; return the result and next seq.
 
-    Returns the result and the next seq due.
+    A chunk is the events' rows (seq first, prev_hash second, stored hash last) and the hash
+    recomputed for each. Chunks rather than rows: a tuple per row and a generator resuming per
+    row cost ~0.7 us an event on a 1M-event verify.
     """
     checked = 0
-    for seq, prev_hash, stored, digest in rows:
-        if seq != expected_seq:
-            return missing(checked, expected_prev, expected_seq, seq), expected_seq
-        if prev_hash != expected_prev:
-            return not_following(checked, expected_prev, seq), expected_seq
-        if digest != stored:
-            reason = f"event #{seq} was altered (its content no longer matches its hash)"
-            return VerifyResult(False, checked, expected_prev, seq, reason), expected_seq
-        expected_prev, expected_seq, checked = stored, seq + 1, checked + 1
+    for rows, digests in chunks:
+        for row, digest in zip(rows, digests, strict=True):
+            seq, stored = row[0], row[-1]
+            if seq != expected_seq:
+                return missing(checked, expected_prev, expected_seq, seq), expected_seq
+            if row[1] != expected_prev:
+                return not_following(checked, expected_prev, seq), expected_seq
+            if digest != stored:
+                reason = f"event #{seq} was altered (its content no longer matches its hash)"
+                return VerifyResult(False, checked, expected_prev, seq, reason), expected_seq
+            expected_prev, expected_seq, checked = stored, seq + 1, checked + 1
     return VerifyResult(True, checked, expected_prev), expected_seq
 
 
@@ -66,12 +70,12 @@ VERIFY_SQL = (
 )
 
 
-def pg_rows(
+def pg_chunks(
     cursor: Any, after: int = 0, before: int = NO_UPPER_BOUND
-) -> Iterator[tuple[int, str, str, str]]:
-    """(seq, prev_hash, stored hash, recomputed hash) of events with after < seq < before.
+) -> Iterator[tuple[list[tuple], list[str]]]:
+    """Chunks of events with after < seq < before for `walk`, in seq order, by keyset pages.
 
-    In seq order, by keyset pages. `cursor` is a psycopg cursor or Django's wrapper of one.
+    `cursor` is a psycopg cursor or Django's wrapper of one.
     """
     last = after
     while True:
@@ -79,8 +83,7 @@ def pg_rows(
         rows = cursor.fetchall()
         if not rows:
             return
-        for row, digest in zip(rows, fetched_event_digests(rows), strict=True):
-            yield row[0], row[1], row[10], digest
+        yield rows, fetched_event_digests(rows)
         last = rows[-1][0]
 
 
@@ -96,7 +99,7 @@ def verify_from(cursor: Any, split: int) -> tuple[tuple[int, str], VerifyResult]
     if first is None:
         return None
     first_seq, first_prev = first
-    result, _ = walk(pg_rows(cursor, after=first_seq - 1), first_prev, first_seq)
+    result, _ = walk(pg_chunks(cursor, after=first_seq - 1), first_prev, first_seq)
     return (first_seq, first_prev), result
 
 

@@ -208,19 +208,23 @@ def _fetched_row(fields: dict) -> tuple:
     )  # fmt: skip
 
 
-@pytest.mark.parametrize("text", AWKWARD)
-def test_fetched_row_digest_equals_stored_event_digest(text):
-    fields = {
-        "seq": 12,
-        "prev_hash": text or "a" * 64,
-        "created_at": "2026-05-04T03:02:01.000007+00:00",
-        "actor_id": None if text else 7,
-        "actor_username": text,
-        "action": f"dataset.{text}",
-        "target_type": text,
-        "target_id": text,
-        "target_repr": text[:300],
-        "data": {"z": [1, 2.5, None, True], "a": {text: text, "b": {}}, text: -3},
-    }
-    [digest] = fetched_event_digests([_fetched_row(fields)])
-    assert digest == stored_event_digest(*fields.values())
+def test_fetched_row_digests_equal_stored_event_digest():
+    """One chunk, so strings repeat across rows and fields (the quoted ones are reused)."""
+    events = []
+    for seq, text in enumerate(AWKWARD * 2, start=1):
+        events.append(
+            {
+                "seq": seq,
+                "prev_hash": text or "a" * 64,
+                "created_at": "2026-05-04T03:02:01.000007+00:00",
+                "actor_id": None if seq % 2 else seq,
+                "actor_username": text,
+                "action": f"dataset.{text}" if seq % 3 else text,
+                "target_type": text,
+                "target_id": text,
+                "target_repr": text[:300],
+                "data": {"z": [1, 2.5, None, True], "a": {text: text, "b": {}}, text: -3},
+            }
+        )
+    digests = fetched_event_digests([_fetched_row(fields) for fields in events])
+    assert digests == [stored_event_digest(*fields.values()) for fields in events]
