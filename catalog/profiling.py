@@ -376,6 +376,9 @@ def read_ahead(chunks: Iterator[Any]) -> Iterator[Any]:
                     except queue.Full:
                         continue
                 if stop.is_set():
+                    close = getattr(chunks, "close", None)
+                    if close is not None:  # a generator: its file or cursor closes now
+                        close()
                     return
             handoff.put((done, None))
         except BaseException as exc:  # noqa: BLE001 - handed to the consumer, raised there

@@ -89,7 +89,16 @@ def test_read_ahead_yields_in_order_and_raises_the_readers_error():
 def test_read_ahead_stops_its_reader_when_the_caller_stops_early():
     import threading
 
-    reader = profiling.read_ahead(iter(range(1_000)))
+    closed = []
+
+    def chunks():
+        try:
+            yield from range(1_000)
+        finally:
+            closed.append(True)
+
+    reader = profiling.read_ahead(chunks())
     assert next(reader) == 0
     reader.close()
     assert not any(t.name == "charter-read-ahead" for t in threading.enumerate())
+    assert closed == [True]  # the source's generator was closed, not left to the collector
