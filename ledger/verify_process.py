@@ -107,8 +107,16 @@ _connection = None
 
 
 def start_verifier(connect_kwargs: dict[str, Any]) -> None:
-    """Connect the second process to the parent's database (e.g. a test database)."""
+    """Connect the second process to the parent's database (e.g. a test database).
+
+    Also turns the cyclic garbage collector off: this process lives for one verify and makes
+    no reference cycles to speak of, and the collections cost ~1.5% of its instructions.
+    """
+    import gc
+
     import psycopg
+
+    gc.disable()
 
     global _connection
     _connection = psycopg.connect(**connect_kwargs, autocommit=True)
