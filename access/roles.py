@@ -1,5 +1,7 @@
 """The four roles are Django groups; this module names them and what each may do model-wide."""
 
+from collections.abc import Iterable
+
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
 STEWARD = "Data steward"
@@ -28,12 +30,17 @@ def role_names(user: AbstractBaseUser | AnonymousUser) -> list[str]:
         return []
     cached = getattr(user, "_charter_roles", None)
     if cached is None:
-        groups = set(user.groups.values_list("name", flat=True))
-        if user.is_superuser:
-            groups.add(ADMIN)
-        cached = [role for role in ALL_ROLES if role in groups]
-        user._charter_roles = cached
+        cached = remember_roles(user, user.groups.values_list("name", flat=True))
     return cached
+
+
+def remember_roles(user: AbstractBaseUser, group_names: Iterable[str]) -> list[str]:
+    """Fill `role_names`' cache from the user's group names, e.g. read along with the user."""
+    groups = set(group_names)
+    if user.is_superuser:
+        groups.add(ADMIN)
+    user._charter_roles = [role for role in ALL_ROLES if role in groups]
+    return user._charter_roles
 
 
 def has_role(user: AbstractBaseUser | AnonymousUser, *roles: str) -> bool:

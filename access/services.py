@@ -1,5 +1,6 @@
 """Access services: every write about who may do what goes through here, with a ledger event."""
 
+import functools
 import hashlib
 import secrets
 from datetime import datetime, timedelta
@@ -9,8 +10,8 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, Group, Permission
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.mail import send_mail
-from django.db import transaction
-from django.db.models import F
+from django.db import connection, transaction
+from django.db.models import F, OuterRef, QuerySet
 from django.utils import timezone
 from guardian.shortcuts import assign_perm, remove_perm
 
@@ -36,9 +37,18 @@ from access.policies import (
     can_revoke_grant,
     read_is_logged_in_full,
 )
-from access.roles import ADMIN, ALL_ROLES, COMPLIANCE, ENGINEER, ROLE_PERMISSIONS, STEWARD
+from access.roles import (
+    ADMIN,
+    ALL_ROLES,
+    COMPLIANCE,
+    ENGINEER,
+    ROLE_PERMISSIONS,
+    STEWARD,
+    remember_roles,
+)
 from catalog.models import Dataset, Sensitivity
 from config.celery import enqueue_on_commit
+from config.prepared import fetch_prepared
 from ledger.services import ledger_record
 
 User = get_user_model()
@@ -71,19 +81,62 @@ def api_token_revoke(*, token: ApiToken, actor: AbstractBaseUser) -> ApiToken:
     return token
 
 
-def api_token_authenticate(*, raw: str) -> AbstractBaseUser | None:
-    """Return the active user behind a raw token, or None; note when it was last used."""
-    token = (
-        ApiToken.objects.select_related("user")
-        .filter(digest=_digest(raw), revoked_at__isnull=True, user__is_active=True)
-        .first()
+_SENTINEL_DIGEST = "charter-token-digest-sentinel"  # no SHA-256 hex digest looks like this
+
+
+def _live_token_query(digest: str) -> QuerySet:
+    """The live token of an active user: its id, when it was last used, the user's columns and,
+    on PostgreSQL, the names of the user's groups (what access.roles reads next)."""
+    query = (
+        ApiToken.objects.filter(digest=digest, revoked_at__isnull=True, user__is_active=True)
+        .order_by("-created_at")
+        .values_list("pk", "last_used_at", *(f"user__{name}" for name in _user_columns()))
     )
-    if token is None:
+    if connection.vendor == "postgresql":
+        from django.contrib.postgres.expressions import ArraySubquery
+
+        groups = Group.objects.filter(user=OuterRef("user_id")).order_by().values("name")
+        query = query.annotate(group_names=ArraySubquery(groups))
+    return query[:1]
+
+
+def _user_columns() -> list[str]:
+    return [field.attname for field in User._meta.concrete_fields]
+
+
+@functools.cache
+def _live_token_statement() -> tuple[str, tuple, int]:
+    """`_live_token_query` compiled once (PostgreSQL), with a sentinel for the digest:
+    building and compiling it (the user's 11 columns, the groups) cost ~2.5 ms of Python on
+    every API request, several times what PostgreSQL takes to answer it."""
+    sql, params = _live_token_query(_SENTINEL_DIGEST).query.sql_with_params()
+    return sql, params, params.index(_SENTINEL_DIGEST)
+
+
+def _live_token_row(digest: str) -> tuple | None:
+    if connection.vendor != "postgresql":  # the ORM's converters (SQLite's dates are text)
+        return next(iter(_live_token_query(digest)), None)
+    sql, params, at = _live_token_statement()
+    rows = fetch_prepared(sql, (*params[:at], digest, *params[at + 1 :]))
+    return rows[0] if rows else None
+
+
+def api_token_authenticate(*, raw: str) -> AbstractBaseUser | None:
+    """Return the active user behind a raw token, or None; note when it was last used.
+
+    One query: the token, its user and (on PostgreSQL) the user's roles for access.roles."""
+    row = _live_token_row(_digest(raw))
+    if row is None:
         return None
+    token_id, last_used_at = row[0], row[1]
+    columns = _user_columns()
+    user = User.from_db(connection.alias, columns, row[2 : 2 + len(columns)])
+    if len(row) > 2 + len(columns):
+        remember_roles(user, row[2 + len(columns)])
     now = timezone.now()
-    if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
-        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)  # hot row: one field
-    return token.user
+    if last_used_at is None or now - last_used_at > timedelta(minutes=1):
+        ApiToken.objects.filter(pk=token_id).update(last_used_at=now)  # hot row: one field
+    return user
 
 
 def _throttle_username(username: str) -> str:

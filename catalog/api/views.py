@@ -5,7 +5,7 @@ from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import exceptions, status
+from rest_framework import status
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -65,15 +65,12 @@ class DatasetListCreateApi(APIView):
         responses=s.DatasetListOutputSerializer(many=True),
     )
     def get(self, request: Request) -> Response:
-        visible = selectors.searchable(datasets_for(request.user, "view"))
-        filterset = lists.dataset_filterset(request.query_params, visible)
-        if filterset.is_bound and not filterset.is_valid():
-            raise exceptions.ValidationError(filterset.errors)
+        datasets = lists.DatasetList(request.user, request.query_params)
         paginator = lists.DatasetListPagination()
-        ids = paginator.paginate_ids(filterset.qs, request)
+        ids = paginator.paginate_ids(datasets, request)
         response = paginator.get_paginated_response(lists.dataset_list_rows(ids))
         if request.query_params.get("facets") in lists.TRUE_VALUES:
-            response.data["facets"] = selectors.dataset_facets(filterset.qs)
+            response.data["facets"] = selectors.dataset_facets(datasets.queryset)
         return response
 
     @extend_schema(
