@@ -4,6 +4,7 @@ import hashlib
 import json
 from collections.abc import Iterable
 from datetime import datetime
+from decimal import Decimal
 from hashlib import sha256
 from json.decoder import JSONDecoder
 from json.encoder import (
@@ -54,9 +55,27 @@ def canonical_json_text(text: str) -> str:
     return canonical_json(json.loads(text))
 
 
+def _stored_float(text: str) -> float | int:
+    """A JSON number as it reads back from jsonb, which stores numbers as numeric.
+
+    numeric has no negative zero and prints exponent forms in full: `-0.0` comes back as
+    `0.0` and `1e+20` (Python's form for floats from 1e16 up) as the integer
+    `100000000000000000000`. Hashing the form read back keeps such events verifiable.
+    """
+    if "e+" in text or "E+" in text:
+        return int(Decimal(text))
+    number = float(text)
+    return 0.0 if number == 0 else number
+
+
+def _no_constant(name: str) -> None:
+    """NaN and ±Infinity are not JSON (jsonb refuses them); they are stored as null."""
+
+
 def json_safe(value: Any) -> Any:
-    """Round-trip through JSON so what is stored is exactly what was hashed."""
-    return json.loads(canonical_json(value))
+    """Round-trip through JSON so what is stored is exactly what was hashed, and what
+    PostgreSQL's jsonb gives back (see `_stored_float`)."""
+    return json.loads(canonical_json(value), parse_float=_stored_float, parse_constant=_no_constant)
 
 
 def event_hash(

@@ -110,3 +110,26 @@ def test_an_event_rolls_back_with_its_act(steward):
     ]
     assert second.seq == first.seq + 1 and second.prev_hash == first.hash
     assert ledger_verify().ok
+
+
+@pytest.mark.django_db
+def test_numbers_jsonb_rewrites_still_verify(steward):
+    """-0.0, floats of 1e16 and up, NaN and infinity: stored as jsonb gives them back."""
+    event = ledger_record(
+        actor=steward,
+        action="test.numbers",
+        data={
+            "negative_zero": -0.0,
+            "big": 1e20,
+            "odd_big": 1.2345678901234567e20,
+            "tiny": 1.5e-7,
+            "nan": float("nan"),
+            "inf": float("-inf"),
+            "plain": [0.1 + 0.2, 3],
+        },
+    )
+    assert event.data["negative_zero"] == 0.0 and event.data["big"] == 10**20
+    assert event.data["nan"] is None and event.data["inf"] is None
+    assert Event.objects.get(seq=event.seq).data == event.data
+    result = ledger_verify()
+    assert result.ok, result.reason
