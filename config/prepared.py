@@ -9,8 +9,8 @@ ones, never again. psycopg names and keeps them (protocol-level prepared stateme
 
 Django's cursors bind parameters client-side and never prepare; only `fetch_prepared` does.
 A connection pooler in transaction mode must support protocol-level prepared statements
-(pgbouncer >= 1.21 with `max_prepared_statements`); `CHARTER_PREPARED_STATEMENTS = False`
-runs the same statements unprepared.
+(pgbouncer >= 1.21 with `max_prepared_statements`); `CHARTER_PREPARED_STATEMENTS=false` in
+the environment runs the same statements unprepared.
 """
 
 from __future__ import annotations
@@ -29,9 +29,7 @@ def fetch_prepared(sql: str, params: Sequence[Any]) -> list[tuple]:
     """All rows of `sql` (Django's %s placeholders), prepared on PostgreSQL. Logged and counted
     as Django's queries are. Each distinct text is one statement on every connection, so the
     text must come from a small set: values are parameters."""
-    if connection.vendor != "postgresql" or not getattr(
-        settings, "CHARTER_PREPARED_STATEMENTS", True
-    ):
+    if connection.vendor != "postgresql" or not settings.CHARTER_PREPARED_STATEMENTS:
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
             return cursor.fetchall()

@@ -107,6 +107,9 @@ else:
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# The hottest API queries run as prepared statements on PostgreSQL (config/prepared.py); turn
+# off behind a transaction-mode pooler that cannot keep them (pgbouncer < 1.21).
+CHARTER_PREPARED_STATEMENTS = env_bool("CHARTER_PREPARED_STATEMENTS", default=True)
 
 AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",

@@ -112,3 +112,18 @@ def test_dataset_urls_are_quoted_as_reverse_quotes_them():
     fill = dataset_url_filler()
     for name in ("plain.name-1_x~", "a b", "ünï", "x:z@w,(y)", "q?a=1&b#c", "100%"):
         assert fill(name) == reverse("catalog:dataset-detail", kwargs={"name": name})
+
+
+def test_list_answers_the_same_with_prepared_statements_turned_off(catalog, engineer, settings):
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.credentials(
+        HTTP_AUTHORIZATION=f"Token {api_token_create(user=engineer, name='list')[1]}"
+    )
+    prepared = client.get("/api/v1/datasets/?page_size=5&page=2").json()
+    settings.CHARTER_PREPARED_STATEMENTS = False
+    with CaptureQueriesContext(connection) as ctx:
+        plain = client.get("/api/v1/datasets/?page_size=5&page=2").json()
+    assert plain == prepared and len(prepared["results"]) == 5
+    assert ctx.captured_queries  # the same statements, sent as text
