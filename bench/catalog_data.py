@@ -191,7 +191,8 @@ def populate(*, datasets: int, columns_per_dataset: int, grants: int) -> Catalog
     tables = ("catalog_dataset", "catalog_column", "catalog_dataset_tags")
     tables += ("access_datasetuserobjectpermission", "access_accessgrant")
     if connection.vendor == "postgresql":
-        tables += ("catalog_searchword",)  # the typo path's vocabulary (migration 0007)
+        # the typo path's vocabulary (migration 0007) and the narrow search rows (0008)
+        tables += ("catalog_searchword", "catalog_datasetsearch")
     with connection.cursor() as cursor:
         for table in tables:
             cursor.execute(f"VACUUM ANALYZE {table}")
