@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import functools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -360,36 +361,57 @@ class _IdsMarker:
     """Stands in the compiled statement's parameters where each request's ids go."""
 
 
-@functools.cache
-def _postgres_result_statement() -> tuple[str, tuple, int, list[str]]:
-    """The result rows query, tags as an array, compiled by the ORM once per process (its
-    joins, PII probe and tag subquery cost more Python per request than PostgreSQL takes)."""
-    from django.contrib.postgres.expressions import ArraySubquery
-    from django.db.models import ExpressionWrapper
-    from django.db.models.expressions import RawSQL
+@dataclass(frozen=True)
+class RowsByIds:
+    """A `.values()` query of datasets `id = ANY(ids)` with their tag names as an array,
+    compiled by the ORM once (its joins, PII probe and tag subquery cost more Python per
+    request than PostgreSQL takes to answer). Only the id array changes per request."""
 
-    marker = _IdsMarker()
-    table = connection.ops.quote_name(Dataset._meta.db_table)
-    # Quoted identifiers only; the ids are a bound parameter.
-    in_ids = RawSQL(f"{table}.{connection.ops.quote_name('id')} = ANY(%s)", (marker,))  # noqa: S611
-    tag_names = (
-        Dataset.tags.through.objects.filter(dataset_id=OuterRef("pk"))
-        .order_by("tag__name")
-        .values("tag__name")
-    )
-    query = _result_values(ExpressionWrapper(in_ids, output_field=BooleanField()))
-    query = query.annotate(tag_names=ArraySubquery(tag_names))
-    sql, params = query.query.sql_with_params()
-    columns = [*query.query.values_select, *query.query.annotation_select]
-    return sql, params, next(i for i, p in enumerate(params) if p is marker), columns
+    sql: str
+    params: tuple
+    ids_at: int
+    columns: list[str]
+
+    @classmethod
+    def compile(cls, values: Callable[[Expression], QuerySet[Dataset]]) -> RowsByIds:
+        from django.contrib.postgres.expressions import ArraySubquery
+        from django.db.models import ExpressionWrapper
+        from django.db.models.expressions import RawSQL
+
+        marker = _IdsMarker()
+        table = connection.ops.quote_name(Dataset._meta.db_table)
+        # Quoted identifiers only; the ids are a bound parameter.
+        in_ids = RawSQL(f"{table}.{connection.ops.quote_name('id')} = ANY(%s)", (marker,))  # noqa: S611
+        tag_names = (
+            Dataset.tags.through.objects.filter(dataset_id=OuterRef("pk"))
+            .order_by("tag__name")
+            .values("tag__name")
+        )
+        query = values(ExpressionWrapper(in_ids, output_field=BooleanField()))
+        query = query.annotate(tag_names=ArraySubquery(tag_names))
+        sql, params = query.query.sql_with_params()
+        columns = [*query.query.values_select, *query.query.annotation_select]
+        at = next(i for i, p in enumerate(params) if p is marker)
+        return cls(sql, params, at, columns)
+
+    def params_for(self, ids: list[int]) -> tuple:
+        return (*self.params[: self.ids_at], ids, *self.params[self.ids_at + 1 :])
+
+    def by_id(self, rows: list[tuple]) -> dict[int, dict[str, Any]]:
+        return {row[0]: dict(zip(self.columns, row, strict=True)) for row in rows}
+
+
+@functools.cache
+def _postgres_result_statement() -> RowsByIds:
+    return RowsByIds.compile(_result_values)
 
 
 def _result_values_by_id(ids: list[int]) -> dict[int, dict[str, Any]]:
     if connection.vendor == "postgresql":
-        sql, params, at, columns = _postgres_result_statement()
+        statement = _postgres_result_statement()
         with connection.cursor() as cursor:
-            cursor.execute(sql, (*params[:at], ids, *params[at + 1 :]))
-            return {row[0]: dict(zip(columns, row, strict=True)) for row in cursor.fetchall()}
+            cursor.execute(statement.sql, statement.params_for(ids))
+            return statement.by_id(cursor.fetchall())
     found = {row["id"]: {**row, "tag_names": []} for row in _result_values(Q(pk__in=ids))}
     tagged = Dataset.tags.through.objects.filter(dataset_id__in=ids)
     for dataset_id, tag in tagged.order_by("tag__name").values_list("dataset_id", "tag__name"):

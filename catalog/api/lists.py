@@ -19,8 +19,7 @@ from urllib.parse import quote
 
 from django.core.exceptions import EmptyResultSet
 from django.db import connection
-from django.db.models import BooleanField, ExpressionWrapper, F, OuterRef, Q, QuerySet
-from django.db.models.expressions import RawSQL
+from django.db.models import F, Q, QuerySet
 from django.urls import reverse
 from django.utils.http import RFC3986_SUBDELIMS
 from rest_framework import ISO_8601, serializers
@@ -235,39 +234,14 @@ def _rows_queryset(condition) -> QuerySet[Dataset]:
     )
 
 
-class _IdsMarker:
-    """Stands in the compiled statement's parameters where each request's ids go."""
-
-
 @functools.cache
-def _postgres_rows_statement() -> tuple[str, tuple, int, list[str]]:
-    """The rows query with tags as an array column, compiled by the ORM once per process.
-
-    Building and compiling the query (joins, the PII probe, the tags) cost more Python time
-    per request than PostgreSQL takes to answer it. Only the id array changes: `id = ANY(%s)`.
-    """
-    from django.contrib.postgres.expressions import ArraySubquery
-
-    marker = _IdsMarker()
-    table = connection.ops.quote_name(Dataset._meta.db_table)
-    # Quoted identifiers only; the ids are a bound parameter.
-    in_ids = RawSQL(f"{table}.{connection.ops.quote_name('id')} = ANY(%s)", (marker,))  # noqa: S611
-    tag_names = (
-        Dataset.tags.through.objects.filter(dataset_id=OuterRef("pk"))
-        .order_by("tag__name")
-        .values("tag__name")
-    )
-    query = _rows_queryset(ExpressionWrapper(in_ids, output_field=BooleanField()))
-    query = query.annotate(tag_names=ArraySubquery(tag_names))
-    sql, params = query.query.sql_with_params()
-    columns = [*query.query.values_select, *query.query.annotation_select]
-    return sql, params, next(i for i, p in enumerate(params) if p is marker), columns
+def _postgres_rows_statement() -> selectors.RowsByIds:
+    return selectors.RowsByIds.compile(_rows_queryset)
 
 
 def _postgres_rows(ids: list[int]) -> dict[int, dict[str, Any]]:
-    sql, params, at, columns = _postgres_rows_statement()
-    rows = fetch_prepared(sql, (*params[:at], ids, *params[at + 1 :]))
-    return {row[0]: dict(zip(columns, row, strict=True)) for row in rows}
+    statement = _postgres_rows_statement()
+    return statement.by_id(fetch_prepared(statement.sql, statement.params_for(ids)))
 
 
 def _orm_rows(ids: list[int]) -> dict[int, dict[str, Any]]:
