@@ -10,7 +10,8 @@ import uuid
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import Case, F, Q, Value, When
+from django.db.models.functions import Cast
 from django.urls import reverse
 
 from catalog.models import NAME_VALIDATOR, Dataset, DatasetVersion
@@ -20,6 +21,29 @@ class NodeKind(models.TextChoices):
     DATASET = "dataset", "Dataset"
     JOB = "job", "Job"
     MODEL_VERSION = "model_version", "Model version"
+
+
+# A node as one BIGINT key: its kind's code in the top bits, its id below. The impact walk
+# (selectors.py) follows edges by these keys: one integer compared per index probe instead of
+# a (kind text, id) pair, and integer set operations for its visited set.
+KIND_CODES = {NodeKind.DATASET: 0, NodeKind.JOB: 1, NodeKind.MODEL_VERSION: 2}
+KEY_SHIFT = 56
+
+
+def _node_key(side: str) -> models.GeneratedField:
+    """The key of an edge's `side` ("src"/"dst") node, stored and kept by the database on every
+    write (ORM, bulk or raw SQL), so no code has to keep it exact."""
+    code = Case(
+        *(When(**{f"{side}_kind": kind}, then=Value(c)) for kind, c in KIND_CODES.items()),
+        output_field=models.BigIntegerField(),
+    )
+    return models.GeneratedField(
+        expression=Cast(code, models.BigIntegerField())
+        .bitleftshift(KEY_SHIFT)
+        .bitor(F(f"{side}_id")),
+        output_field=models.BigIntegerField(),
+        db_persist=True,
+    )
 
 
 class EdgeKind(models.TextChoices):
@@ -198,12 +222,21 @@ class LineageEdge(models.Model):
     created_at = models.DateTimeField()
     last_seen_at = models.DateTimeField()
     valid_to = models.DateTimeField(null=True, blank=True)
+    src_key = _node_key("src")
+    dst_key = _node_key("dst")
 
     class Meta:
         ordering = ["id"]
         indexes = [
             models.Index(fields=["src_kind", "src_id"], name="lineage_edge_src"),
             models.Index(fields=["dst_kind", "dst_id"], name="lineage_edge_dst"),
+            # the open graph's adjacency for walks downstream: node key -> next node keys,
+            # read index-only
+            models.Index(
+                fields=["src_key", "dst_key"],
+                condition=Q(valid_to__isnull=True),
+                name="lineage_edge_next",
+            ),
         ]
         constraints = [
             models.UniqueConstraint(
