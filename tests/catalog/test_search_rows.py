@@ -2,6 +2,7 @@
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from access.policies import datasets_for
@@ -112,3 +113,46 @@ def test_catalog_page_uses_result_rows(client, make_dataset, steward):
     assert (row.name, row.tag_list, row.summary) == ("weather", ["a", "b"], "Hourly readings")
     assert row.url == ds.get_absolute_url() and row.owner_label == "Stella"
     assert '<span class="chip">#a</span><span class="chip">#b</span>' in page.content.decode()
+
+
+def test_api_search_pages_read_the_narrow_rows_prepared(
+    api_client, make_dataset, steward, engineer, settings
+):
+    """The API's relevance pages come from catalog_datasetsearch as one prepared statement,
+    in the wide table's order (every match ranked), with or without prepared statements."""
+    for i in range(7):
+        sensitivity = Sensitivity.RESTRICTED if i % 3 == 0 else Sensitivity.INTERNAL
+        ds = make_dataset(f"orders-{i}", sensitivity=sensitivity)
+        words = "orders " * (i % 4)  # ranks differ, and some tie (name breaks the tie)
+        services.dataset_update(dataset=ds, actor=steward, data={"description": words})
+    for user in (steward, engineer):
+        results = DatasetFilter({"search": "orders"}, queryset=datasets_for(user, "view")).qs
+        ordered = list(results.values_list("pk", flat=True))  # the wide table, every match
+        assert selectors.ranked_ids(results, 0, 100) == ordered
+        assert selectors.ranked_ids(results, 2, 3) == ordered[2:5]
+        names = list(results.values_list("name", flat=True))
+        api_client.force_authenticate(user)
+        for prepared in (True, False):
+            settings.CHARTER_PREPARED_STATEMENTS = prepared
+            with CaptureQueriesContext(connection) as ctx:
+                body = api_client.get("/api/v1/datasets/", {"search": "orders", "page_size": 4})
+            assert [d["name"] for d in body.json()["results"]] == names[:4]
+            assert any('FROM "catalog_datasetsearch"' in q["sql"] for q in ctx.captured_queries)
+    assert len(names) == 4  # the engineer: restricted ones left out
+
+
+def test_facets_count_by_id_and_label_after(make_dataset, steward):
+    """Facet values are labelled after counting by id: the same counts per name as before,
+    datasets without an owner or domain left out of those facets."""
+    a = make_dataset("sales-a", sensitivity=Sensitivity.PUBLIC)
+    b = make_dataset("sales-b", sensitivity=Sensitivity.INTERNAL)
+    make_dataset("sales-c", sensitivity=Sensitivity.INTERNAL)
+    services.dataset_update(dataset=a, actor=steward, data={"tags": ["x", "y"], "domain": "Ops"})
+    services.dataset_update(dataset=b, actor=steward, data={"tags": ["x"], "domain": "Ops"})
+    Dataset.objects.filter(pk=b.pk).update(owner=None)
+    results = DatasetFilter({"search": "sales"}, queryset=datasets_for(steward, "view")).qs
+    _ids, count, facets = selectors.ranked_window_with_facets(results, 0, 20)
+    assert count == 3 and facets == selectors.dataset_facets(results)
+    assert [(f["value"], f["count"]) for f in facets["tag"]] == [("x", 2), ("y", 1)]
+    assert [(f["value"], f["count"]) for f in facets["domain"]] == [("Ops", 2)]
+    assert sum(f["count"] for f in facets["owner"]) == 2
