@@ -173,6 +173,8 @@ class DatasetList:
     def window(self, first: int, limit: int) -> list[int]:
         """Ids of up to `limit` datasets from the `first` (0-based), in order."""
         if not self.plain:
+            if selectors.ranked_by_relevance(self.queryset):  # a search: narrow rows, prepared
+                return selectors.ranked_ids(self.queryset, first, limit)
             return list(self.queryset.values_list("pk", flat=True)[first : first + limit])
         try:
             sql, params = statement_for(_plain_list_ids, self.user)
