@@ -30,7 +30,7 @@ from catalog.forms import (
     MetadataImportForm,
 )
 from catalog.models import Connection, Dataset, IssueReport
-from catalog.templatetags.catalog_tags import toggled_query
+from catalog.templatetags.catalog_tags import query_toggler
 from config.exports import csv_response
 
 PAGE_SIZE = 20
@@ -91,12 +91,9 @@ def _facet_links(request: HttpRequest, facets: dict[str, list[dict]]) -> dict[st
     linked = {}
     for key, items in facets.items():
         current = request.GET.get(key, "")
+        toggled = query_toggler(request.GET, key)  # the other parameters encoded once
         linked[key] = [
-            {
-                **item,
-                "url": toggled_query(request.GET, key, item["value"]),
-                "active": current == str(item["value"]),
-            }
+            {**item, "url": toggled(item["value"]), "active": current == str(item["value"])}
             for item in items
         ]
     return linked

@@ -308,3 +308,23 @@ def test_ranked_page_brings_the_same_facets(catalog, steward, engineer, client):
     response = client.get(reverse("catalog:dataset-list"), {"q": "loan"})
     assert [d.name for d in response.context["page"]] == ["loan-applications"]
     assert [f["value"] for f in response.context["facets"]["tag"]] == ["credit"]
+
+
+def test_query_toggler_gives_the_links_of_toggled_query():
+    """The facet links encode the other parameters once; each link is what toggled_query gives."""
+    import random
+
+    from django.http import QueryDict
+
+    from catalog.templatetags.catalog_tags import query_toggler, toggled_query
+
+    keys = ["q", "tag", "page", "partial", "domain", "ä k", "&x"]
+    values = ["", "a", "é", "a b&c", "true", True, 3]
+    rng = random.Random(8)
+    for _ in range(300):
+        query = QueryDict(mutable=True)
+        for _ in range(rng.randint(0, 6)):
+            query.appendlist(rng.choice(keys), str(rng.choice(values)))
+        for key in keys:
+            toggled = query_toggler(query, key)
+            assert [toggled(v) for v in values] == [toggled_query(query, key, v) for v in values]
