@@ -654,7 +654,9 @@ def _facet_groups(search_rows: bool = False) -> tuple[str, tuple]:
     tagged = quote(Dataset.tags.through._meta.db_table)
     user = quote(get_user_model()._meta.db_table)
     if search_rows:
-        tags_of_m = "m CROSS JOIN LATERAL unnest(m.tag_ids) AS dt (tag_id)"
+        # unnest in the select list (a ProjectSet): as a LATERAL function scan it built a
+        # tuplestore per match (~10x the time for 5.7k matches).
+        tags_of_m = "(SELECT unnest(m.tag_ids) AS tag_id FROM m) dt"
         pii, pii_params = "m.has_pii", ()
     else:
         tags_of_m = f"m JOIN {tagged} dt ON dt.dataset_id = m.id"
