@@ -2,6 +2,7 @@
 
 import gzip
 import json
+import uuid
 
 import pytest
 
@@ -665,3 +666,36 @@ def test_in_one_batch_each_poster_gets_only_what_they_may_see(engineer, steward)
     by_engineer.refresh_from_db()
     assert by_steward.notes == []
     assert by_engineer.notes == ["skipped file//data/vault.csv: not visible to the poster"]
+
+
+def test_edges_seen_again_keep_latest_time_last_run_and_known_version(
+    pipeline, django_capture_on_commit_callbacks
+):
+    """A job's edges named again: last_seen_at is the latest event time whatever the arrival
+    order, last_run the run of the event applied last, dataset_version kept when not named."""
+    ds = make_dataset("seen-src", location="/data/seen.csv", versions=2)
+    v1 = ds.versions.get(number=1)
+    versioned = {
+        "namespace": "file",
+        "name": "/data/seen.csv",
+        "facets": {
+            "version": {"_producer": "p", "_schemaURL": "s", "datasetVersion": v1.fingerprint}
+        },
+    }
+    first = run_event(
+        inputs=["/data/seen.csv"], outputs=["/data/out.csv"], time="2026-11-20T10:00:00Z"
+    )
+    later = run_event(inputs=[versioned], outputs=["/data/out.csv"], time="2026-11-20T11:00:00Z")
+    older = run_event(
+        inputs=["/data/seen.csv"], outputs=["/data/out.csv"], time="2026-11-20T09:00:00Z"
+    )
+    for event in (first, later, older):
+        with django_capture_on_commit_callbacks(execute=True):
+            assert post(pipeline, event).status_code == 201
+    read = LineageEdge.objects.get(kind="read", valid_to__isnull=True)
+    wrote = LineageEdge.objects.get(kind="wrote", valid_to__isnull=True)
+    assert LineageEdge.objects.count() == 2  # refreshed, never duplicated
+    for edge in (read, wrote):
+        assert edge.last_seen_at.hour == 11
+        assert edge.last_run.run_id == uuid.UUID(older["run"]["runId"])
+    assert read.dataset_version == v1 and wrote.dataset_version is None
