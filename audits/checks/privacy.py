@@ -162,12 +162,12 @@ class RetentionCheck(Accumulator):
         return [self.spec["date_column"]] if self.spec.get("date_column") else []
 
     def update(self, chunk: pd.DataFrame) -> None:
-        import pandas as pd
+        from audits.checks.quality import utc_stamps
 
         self.total += len(chunk)
         if not self.spec.get("date_column") or self.cutoff is None:
             return
-        stamps = pd.to_datetime(chunk[self.spec["date_column"]], errors="coerce", utc=True)
+        stamps = utc_stamps(chunk[self.spec["date_column"]])
         self.nulls = (self.nulls or 0) + int(stamps.isna().sum())
         self.expired = (self.expired or 0) + int((stamps < self.cutoff).sum())
 

@@ -259,7 +259,14 @@ UNIQUE_MERGE_MIN = 500_000  # per-chunk value counts buffered before a merge
 
 class UniqueCheck(Accumulator):
     """Uniqueness: duplicate_rows (every row of a duplicated group, GX's unexpected) and
-    duplicate_values (distinct values seen more than once, Soda's)."""
+    duplicate_values (distinct values seen more than once, Soda's).
+
+    Integer columns (ids, the usual subject of this check) are counted in numpy: each chunk's
+    sorted distinct values and counts, merged by a stable sort of the sorted runs. pandas'
+    concat + groupby of the same counts was a quarter of a 1 GB audit's CPU. A chunk of
+    another dtype (a float chunk of an id column with nulls, text) moves the counts to the
+    pandas path, which then goes on as before: the results are the same either way.
+    """
 
     def __init__(self, spec: dict[str, Any], ctx: CheckContext, index: int = 0) -> None:
         super().__init__(spec, ctx, index)
@@ -268,12 +275,31 @@ class UniqueCheck(Accumulator):
         self.counts = None
         self.pending: list[pd.Series] = []  # per-chunk counts not merged yet
         self.pending_size = 0
+        # numpy path: (values, counts) runs, sorted by value; None once off that path
+        self.runs: list[tuple[Any, Any]] | None = []
+        self.run_dtype: Any = None
 
     def update(self, chunk: pd.DataFrame) -> None:
         series = chunk[self.spec["column"]]
         self.total += len(series)
-        self.nulls += int(series.isna().sum())
-        counts = series.dropna().value_counts(sort=False)
+        present = series.dropna()
+        self.nulls += len(series) - len(present)
+        if self.runs is not None and self._integer_chunk(present):
+            import numpy as np
+
+            values = present.to_numpy()
+            if len(values) > 1 and bool((values[1:] > values[:-1]).all()):  # ascending ids
+                counts = np.ones(len(values), dtype=np.int64)
+            else:
+                values, counts = np.unique(values, return_counts=True)
+            self.runs.append((values, counts))
+            self.pending_size += len(values)
+            if self.pending_size > max(UNIQUE_MERGE_MIN, len(self.runs[0][0])):
+                self._merge_runs()
+            return
+        if self.runs is not None:
+            self._leave_numpy_path()
+        counts = present.value_counts(sort=False)
         self.pending.append(counts)
         self.pending_size += len(counts)
         # Merge when the pending counts outgrow the merged ones: aligning the whole running
@@ -282,6 +308,42 @@ class UniqueCheck(Accumulator):
             UNIQUE_MERGE_MIN, len(self.counts) if self.counts is not None else 0
         ):
             self._merge()
+
+    def _integer_chunk(self, present: pd.Series) -> bool:
+        """True for a plain numpy integer chunk of the same dtype as the first one."""
+        import numpy as np
+
+        dtype = present.dtype
+        if not isinstance(dtype, np.dtype) or dtype.kind not in "iu":
+            return False
+        if self.run_dtype is None:
+            self.run_dtype = dtype
+        return dtype == self.run_dtype
+
+    def _merge_runs(self) -> None:
+        """Merge the sorted runs into one (values ascending, counts summed)."""
+        import numpy as np
+
+        if len(self.runs) > 1:
+            values = np.concatenate([v for v, _ in self.runs])
+            counts = np.concatenate([c for _, c in self.runs])
+            if not bool((values[1:] > values[:-1]).all()):  # else: ascending runs, no repeats
+                order = np.argsort(values, kind="stable")  # timsort: merges the sorted runs
+                values, counts = values[order], counts[order]
+                starts = np.flatnonzero(np.r_[True, values[1:] != values[:-1]])
+                values, counts = values[starts], np.add.reduceat(counts, starts)
+            self.runs = [(values, counts)]
+        self.pending_size = 0
+
+    def _leave_numpy_path(self) -> None:
+        import pandas as pd
+
+        self._merge_runs()
+        if self.runs:
+            values, counts = self.runs[0]
+            self.counts = pd.Series(counts, index=pd.Index(values), name="count")
+        self.runs = None
+        self.pending_size = 0
 
     def _merge(self) -> None:
         import pandas as pd
@@ -293,18 +355,38 @@ class UniqueCheck(Accumulator):
         self.counts = merged.groupby(level=0, sort=False).sum() if len(parts) > 1 else merged
         self.pending, self.pending_size = [], 0
 
+    def _duplicated(self) -> tuple[int, int, dict[Any, int]]:
+        """(rows in duplicated groups, duplicated values, the PARTIAL_LIMIT most duplicated
+        values with their counts, most first, then by value as text)."""
+        if self.runs is not None:
+            self._merge_runs()
+            if not self.runs:
+                return 0, 0, {}
+            values, counts = self.runs[0]
+            many = counts > 1
+            values, counts = values[many], counts[many]
+            dup_rows, dup_values = int(counts.sum()), len(counts)
+            if len(counts) > PARTIAL_LIMIT:  # only ties with the PARTIAL_LIMIT-th count remain
+                import numpy as np
+
+                floor = np.partition(counts, len(counts) - PARTIAL_LIMIT)[-PARTIAL_LIMIT]
+                values, counts = values[counts >= floor], counts[counts >= floor]
+            found = zip(values.tolist(), counts.tolist(), strict=True)
+        else:
+            self._merge()
+            if self.counts is None:
+                return 0, 0, {}
+            duplicated = self.counts[self.counts > 1]
+            found = duplicated.items()
+            dup_rows, dup_values = int(duplicated.sum()), int(len(duplicated))
+        order = sorted(found, key=lambda kv: (-kv[1], str(kv[0])))  # independent of chunking
+        return dup_rows, dup_values, dict(order[:PARTIAL_LIMIT])
+
     def finish(self) -> dict[str, Any]:
-        self._merge()
-        duplicated = self.counts[self.counts > 1] if self.counts is not None else None
-        dup_rows = int(duplicated.sum()) if duplicated is not None else 0
-        dup_values = int(len(duplicated)) if duplicated is not None else 0
-        if duplicated is not None:  # most duplicated first, then by value: independent of chunking
-            order = sorted(duplicated.items(), key=lambda kv: (-kv[1], str(kv[0])))
-            duplicated = dict(order[:PARTIAL_LIMIT])
+        dup_rows, dup_values, top = self._duplicated()
         non_null = self.total - self.nulls
         mostly = self.spec.get("mostly", 1.0)
         success = non_null == 0 or (non_null - dup_rows) / non_null >= mostly
-        top = duplicated or {}
         examples = [v for v, n in top.items() for _ in range(int(n))][:PARTIAL_LIMIT]
         return make_result(
             spec=self.spec,
@@ -348,6 +430,55 @@ def row_count_result(spec: dict[str, Any], rows: int) -> dict[str, Any]:
     )
 
 
+# Plain ISO 8601 text of one shape per chunk (what CSV exports hold), by length and separator.
+_ISO_SHAPES = {
+    (10, ""): r"^\d{4}-\d{2}-\d{2}$",
+    (19, "T"): r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$",
+    (19, " "): r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$",
+}
+
+
+def utc_stamps(series: pd.Series) -> pd.Series:
+    """`pd.to_datetime(series, errors="coerce", utc=True)`, faster for plain ISO text.
+
+    pandas makes a Python string per value to parse it; a chunk of Arrow strings that all
+    have one of the `_ISO_SHAPES` is parsed by Arrow's cast instead (no Python objects,
+    ~10x less CPU). pandas infers that very format from the chunk's first value and parses
+    every value exactly to it, so both give the same stamps; any value Arrow refuses (a
+    30 February, 24:00:00) sends the whole chunk to pandas, which makes it NaT as before.
+    """
+    import pandas as pd
+
+    fast = _iso_stamps(series)
+    return fast if fast is not None else pd.to_datetime(series, errors="coerce", utc=True)
+
+
+def _iso_stamps(series: pd.Series) -> pd.Series | None:
+    import pandas as pd
+
+    dtype = series.dtype
+    if not (isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow"):
+        return None
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    array = series.array.__arrow_array__()
+    present = pc.drop_null(array)
+    if not len(present):
+        return None
+    lengths = pc.min_max(pc.utf8_length(present))
+    low, high = lengths["min"].as_py(), lengths["max"].as_py()
+    first = present[0].as_py()
+    pattern = _ISO_SHAPES.get((low, first[10:11])) if low == high else None
+    if pattern is None or not pc.all(pc.match_substring_regex(present, pattern)).as_py():
+        return None
+    try:
+        stamps = pc.cast(array, pa.timestamp("us"))
+    except pa.ArrowInvalid:
+        return None
+    return pd.Series(stamps.to_numpy(), index=series.index).dt.tz_localize("UTC")
+
+
 class FreshnessCheck(Accumulator):
     """now - max(column) <= max_age, in UTC (naive timestamps are taken as UTC)."""
 
@@ -358,11 +489,9 @@ class FreshnessCheck(Accumulator):
         self.nulls = 0
 
     def update(self, chunk: pd.DataFrame) -> None:
-        import pandas as pd
-
         series = chunk[self.spec["column"]]
         self.total += len(series)
-        stamps = pd.to_datetime(series, errors="coerce", utc=True)
+        stamps = utc_stamps(series)
         self.nulls += int(stamps.isna().sum())
         if stamps.notna().any():
             top = stamps.max()
@@ -476,4 +605,5 @@ __all__ = [
     "error_result",
     "row_count_result",
     "schema_drift_result",
+    "utc_stamps",
 ]

@@ -251,3 +251,86 @@ def test_bad_specs_are_refused_with_a_message(raw, message):
     with pytest.raises(CheckSpecError) as err:
         validate_checks([raw])
     assert message in str(err.value)
+
+
+def _expected_unique(values: pd.Series) -> tuple[int, int, list[dict]]:
+    """duplicate rows, duplicate values and the 20 most duplicated (ties by value as text)."""
+    counts = values.dropna().value_counts()
+    dup = counts[counts > 1]
+    top = sorted(dup.items(), key=lambda kv: (-kv[1], str(kv[0])))[:20]
+    return int(dup.sum()), int(len(dup)), [{"value": v, "count": int(n)} for v, n in top]
+
+
+@pytest.mark.parametrize("merge_min", [50, 500_000])
+def test_unique_integer_path_equals_value_counts(monkeypatch, merge_min):
+    # many duplicated values with tied counts, merged in many runs (merge_min=50) or at the end
+    from audits.checks import quality
+
+    monkeypatch.setattr(quality, "UNIQUE_MERGE_MIN", merge_min)
+    rng = np.random.default_rng(3)
+    df = pd.DataFrame({"id": rng.integers(-300, 2_000, 5_000)})
+    [r] = run(df, [{"kind": "unique", "column": "id"}], chunk=97)
+    rows, values, top = _expected_unique(df["id"])
+    assert (r["details"]["duplicate_rows"], r["details"]["duplicate_values"]) == (rows, values)
+    assert r["unexpected_count"] == rows and r["observed_value"] == values
+    assert r["partial_unexpected_counts"] == top
+    assert all(type(c["value"]) is int for c in r["partial_unexpected_counts"])
+
+
+def test_unique_moves_to_pandas_when_a_chunk_is_not_integers():
+    # an id column whose later chunks hold nulls are float chunks: counts carry over
+    ids = [1, 2, 3, 2, 5, 6, 7, 1, None, 2, 9, 7]
+    df = pd.DataFrame({"id": ids})
+    [r] = run(df, [{"kind": "unique", "column": "id"}], chunk=4)
+    rows, values, top = _expected_unique(df["id"])
+    assert (r["details"]["duplicate_rows"], r["details"]["duplicate_values"]) == (rows, values)
+    assert r["missing_count"] == 1
+    assert r["partial_unexpected_counts"] == top
+    whole = run(df, [{"kind": "unique", "column": "id"}], chunk=100)  # one float chunk
+    assert r == whole[0]
+
+
+def test_unique_of_unique_integers_passes():
+    df = pd.DataFrame({"id": np.arange(10_000, dtype=np.int64)})
+    [r] = run(df, [{"kind": "unique", "column": "id"}], chunk=999)
+    assert r["success"] and r["unexpected_count"] == 0 and r["partial_unexpected_counts"] == []
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        ["2025-10-21T02:18:00", None, "2024-02-29T23:59:59", "1500-01-01T00:00:00"],
+        ["2025-10-21 02:18:00", "2025-01-01 00:00:00", None],
+        ["2025-10-21", "2024-02-29", None, "9999-12-31"],
+        ["2025-10-21T02:18:00", "2023-02-29T00:00:00"],  # no 29 Feb 2023: pandas' NaT
+        ["2025-10-21T24:00:00", "2025-10-21T23:59:60", "2025-13-01T00:00:00"],
+        ["0000-01-01T00:00:00", "2025-10-21T02:18:00"],
+        ["2025-10-21T02:18:00", "2025-10-21 02:18:00"],  # two shapes: pandas decides
+        ["2025-10-21", "2025-10-21T02:18:00"],
+        ["2025-10-21T02:18:00Z", "2025-10-21T02:18:00+02:00"],
+        ["21/10/2025", "not a date", None],
+        ["٢٠٢٥-١٠-٢١", "2025-10-21"],  # Arabic-Indic digits are not \d for RE2's ASCII class
+        [None, None],
+    ],
+)
+def test_utc_stamps_equal_pandas_to_datetime(values):
+    from audits.checks.quality import utc_stamps
+
+    series = pd.Series(values, dtype="str", index=range(40, 40 + len(values)))
+    expected = pd.to_datetime(series, errors="coerce", utc=True)
+    pd.testing.assert_series_equal(utc_stamps(series), expected)
+    as_object = series.astype(object)  # not Arrow text: pandas' own parse
+    pd.testing.assert_series_equal(
+        utc_stamps(as_object), pd.to_datetime(as_object, errors="coerce", utc=True)
+    )
+
+
+def test_freshness_and_retention_read_iso_text_as_before():
+    stamps = pd.date_range("2020-01-01", periods=3_000, freq="17h")
+    text = pd.Series(stamps.strftime("%Y-%m-%dT%H:%M:%S"), dtype="str")
+    text[::97] = None
+    df = pd.DataFrame({"seen": text})
+    [fresh] = run(df, [{"kind": "freshness", "column": "seen", "max_age": "30d"}], chunk=250)
+    parsed = pd.to_datetime(text, errors="coerce", utc=True)
+    assert fresh["missing_count"] == int(parsed.isna().sum())
+    assert fresh["details"]["latest"] == parsed.max().isoformat()
