@@ -102,3 +102,37 @@ def test_read_ahead_stops_its_reader_when_the_caller_stops_early():
     reader.close()
     assert not any(t.name == "charter-read-ahead" for t in threading.enumerate())
     assert closed == [True]  # the source's generator was closed, not left to the collector
+
+
+def test_profile_beside_the_checks_is_the_same_profile(tmp_path):
+    """With `on_chunk` (an audit's checks) the chunk's profile runs in a second thread: the
+    same profile as without, every chunk handed to `on_chunk` in order, on the caller's
+    thread (the checks may use its database connection)."""
+    import threading
+
+    path = tmp_path / "people.csv"
+    _frame().to_csv(path, index=False)
+    source = FileSource(path, "csv")
+    seen = []
+
+    def on_chunk(chunk):
+        seen.append((len(chunk), threading.current_thread() is threading.main_thread()))
+
+    beside = profiling.profile_source(source, chunksize=1_500, on_chunk=on_chunk)
+    assert beside == profiling.profile_source(source, chunksize=1_500)
+    assert seen == [(1_500, True)] * 4
+
+
+def test_an_error_in_the_profile_thread_reaches_the_caller(tmp_path, monkeypatch):
+    import threading
+
+    path = tmp_path / "people.csv"
+    _frame().to_csv(path, index=False)
+
+    def broken(self, series):
+        raise RuntimeError("profile broke")
+
+    monkeypatch.setattr(profiling._ColumnStats, "add", broken)
+    with pytest.raises(RuntimeError, match="profile broke"):
+        profiling.profile_source(FileSource(path, "csv"), chunksize=1_500, on_chunk=lambda c: None)
+    assert not any(t.name.startswith("charter-profile") for t in threading.enumerate())
