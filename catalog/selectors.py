@@ -16,7 +16,7 @@ from typing import Any
 
 from django.core.exceptions import EmptyResultSet
 from django.core.paginator import Paginator
-from django.db import DEFAULT_DB_ALIAS, connection, connections
+from django.db import connection, connections
 from django.db.models import (
     BooleanField,
     Case,
@@ -45,7 +45,6 @@ from catalog.models import (
     IssueComment,
     IssueReport,
 )
-from config.prepared import fetch_prepared
 
 COUNT_CAP = 10_000
 TRIGRAM_THRESHOLD = 0.45
@@ -581,47 +580,32 @@ def ranked_window(queryset: QuerySet[Dataset], offset: int, limit: int) -> tuple
     except EmptyResultSet:
         return [], 0
     sql = _on_search_rows(sql, extra=()) or sql  # the narrow rows when they suffice
-    # Django's compiled query; every value in it is a bound parameter (the page's bounds are
-    # integers written in, see `_page_bounds`).
+    # Django's compiled query; every value in it is a bound parameter.
     sql = (
         f"WITH c (id, relevance, name) AS MATERIALIZED ({sql}) "  # noqa: S608
         "SELECT COUNT(*), NULL FROM c UNION ALL SELECT NULL, _page.id FROM (SELECT id FROM c "
-        f"ORDER BY relevance DESC NULLS LAST, name {_page_bounds(limit, offset)}) _page"
+        "ORDER BY relevance DESC NULLS LAST, name LIMIT %s OFFSET %s) _page"
     )
-    found = _fetch(queryset.db, sql, params)
-    total = next(row[0] for row in found if row[0] is not None)
-    return [row[1] for row in found if row[0] is None], total
+    return _count_and_ids(queryset.db, sql, (*params, limit, offset))
 
 
 def ranked_ids(queryset: QuerySet[Dataset], offset: int, limit: int) -> list[int]:
     """Ids of one page of relevance-ordered results, every match ranked (no count): the API's
-    search without `count=true`. The same statement as `queryset`'s, reading
-    `catalog_datasetsearch` when it can, prepared."""
-    ordered = queryset.values_list("pk", flat=True)
+    search without `count=true`. The statement of `queryset`'s page, reading
+    `catalog_datasetsearch` when it can (as the catalog page's pass does).
+
+    Not a prepared statement: on a generic plan `to_tsquery(config, text)` is a function of
+    parameters, evaluated for every match (ranking 5.7k matches took ~2x the CPU)."""
+    ordered = queryset.values_list("pk", flat=True)[offset : offset + limit]
     try:
         sql, params = ordered.query.sql_with_params()
     except EmptyResultSet:
         return []
     sql = _on_search_rows(sql, extra=()) or sql
-    # Django's compiled query; every value in it is a bound parameter.
-    found = _fetch(queryset.db, f"{sql} {_page_bounds(limit, offset)}", params)
-    return [row[0] for row in found]
-
-
-def _page_bounds(limit: int, offset: int) -> str:
-    """LIMIT and OFFSET written in as integers: as parameters, PostgreSQL cannot cost a
-    generic plan for the page and would plan the prepared statement on every call."""
-    return f"LIMIT {int(limit)} OFFSET {int(offset)}"
-
-
-def _fetch(db: str, sql: str, params: tuple) -> list[tuple]:
-    """All rows of a search statement: prepared (planning the visibility predicate and the
-    facets cost ~1.5-4 ms a call, about as much as running them for a rare word)."""
-    if db != DEFAULT_DB_ALIAS:
-        with connections[db].cursor() as cursor:
-            cursor.execute(sql, params)
-            return cursor.fetchall()
-    return fetch_prepared(sql, params)
+    with connections[queryset.db].cursor() as cursor:
+        # Django's compiled query; every value in it is a bound parameter.
+        cursor.execute(sql, params)
+        return [row[0] for row in cursor.fetchall()]
 
 
 def _count_and_ids(db: str, sql: str, params: tuple) -> tuple[list[int], int]:
@@ -758,10 +742,12 @@ def ranked_window_with_facets(
         f"WITH m ({m_columns}) "  # noqa: S608
         f"AS MATERIALIZED ({m_sql}) SELECT 'count', NULL, NULL, COUNT(*) FROM m "
         "UNION ALL SELECT 'page', NULL, NULL, _page.id FROM (SELECT id FROM m "
-        f"ORDER BY relevance DESC NULLS LAST, name {_page_bounds(limit, offset)}) _page "
+        "ORDER BY relevance DESC NULLS LAST, name LIMIT %s OFFSET %s) _page "
         f"UNION ALL {groups}"
     )
-    rows = _fetch(queryset.db, sql, (*m_params, *group_params))
+    with connections[queryset.db].cursor() as cursor:
+        cursor.execute(sql, (*m_params, limit, offset, *group_params))
+        rows = cursor.fetchall()
     count = next(n for kind, _v, _l, n in rows if kind == "count")
     ids = [n for kind, _v, _l, n in rows if kind == "page"]
     facets = _facets_from_rows([r for r in rows if r[0] not in ("count", "page")])
