@@ -178,6 +178,15 @@ class AccessGrant(models.Model):
         indexes = [
             models.Index(fields=["user", "dataset", "ended_at"]),
             models.Index(fields=["ended_at", "expires_at"]),
+            # A user's grants not ended, with their dates: the visibility predicate of every
+            # dataset list reads them index-only (~1,000 entries in a few pages, not the
+            # grants' wide rows scattered over ~150 heap pages).
+            models.Index(
+                fields=["user", "dataset"],
+                include=["starts_at", "expires_at"],
+                condition=models.Q(ended_at__isnull=True),
+                name="access_grant_live_idx",
+            ),
         ]
         constraints = [
             models.CheckConstraint(

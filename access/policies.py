@@ -19,10 +19,10 @@ from datetime import UTC, datetime
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, Permission
 from django.core.exceptions import EmptyResultSet, PermissionDenied
 from django.db import connection
-from django.db.models import Q, QuerySet
+from django.db.models import Q, QuerySet, Subquery
 from django.db.models.expressions import RawSQL
 from django.http import Http404
 from django.shortcuts import get_object_or_404
@@ -58,13 +58,26 @@ def _object_permission_dataset_ids(user: AnyUser, perm: str) -> Q:
     `pk IN` subplans (~20 ms at 100k datasets, on every list, count and facet query).
     """
     app_label, codename = perm.split(".")
-    which = {
-        "permission__codename": codename,
-        "permission__content_type__app_label": app_label,
-        "permission__content_type__model": Dataset._meta.model_name,
-    }
+    # The permission's id as a scalar subquery (one row: codename is unique per content type),
+    # not a join: the user's rows are then one index-only range of guardian's unique
+    # (user, permission, object) index, not a join probing auth_permission once per row.
+    permission = (
+        Permission.objects.filter(
+            codename=codename,
+            content_type__app_label=app_label,
+            content_type__model=Dataset._meta.model_name,
+        )
+        .order_by()
+        .values("pk")
+    )
+    which = {"permission_id": Subquery(permission)}
     direct = DatasetUserObjectPermission.objects.filter(user_id=user.pk, **which)
-    via_groups = DatasetGroupObjectPermission.objects.filter(group__user=user.pk, **which)
+    via_groups = DatasetGroupObjectPermission.objects.filter(
+        group_id__in=get_user_model()
+        .groups.through.objects.filter(user_id=user.pk)
+        .values("group_id"),
+        **which,
+    )
     return Q(dataset_id__in=direct.values("content_object_id")) | Q(
         dataset_id__in=via_groups.values("content_object_id")
     )

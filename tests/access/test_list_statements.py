@@ -127,3 +127,25 @@ def test_list_answers_the_same_with_prepared_statements_turned_off(catalog, engi
         plain = client.get("/api/v1/datasets/?page_size=5&page=2").json()
     assert plain == prepared and len(prepared["results"]) == 5
     assert ctx.captured_queries  # the same statements, sent as text
+
+
+def test_granted_datasets_need_the_read_permission_held_directly_or_by_a_group(
+    make_dataset, engineer, grant_access
+):
+    from django.contrib.auth.models import Group
+    from guardian.shortcuts import assign_perm, remove_perm
+
+    direct, by_group, full_only, none = (
+        make_dataset(name, Sensitivity.RESTRICTED) for name in ("direct", "group", "full", "none")
+    )
+    for dataset in (direct, by_group, full_only, none):
+        grant_access(engineer, dataset)
+    group = Group.objects.create(name="readers")
+    engineer.groups.add(group)
+    for dataset in (by_group, full_only, none):
+        remove_perm("catalog.read_dataset_data", engineer, dataset)
+    assign_perm("catalog.read_dataset_data", group, by_group)
+    assign_perm("catalog.read_dataset_data_full", engineer, full_only)
+    expected = [direct.pk, by_group.pk]
+    assert sorted(datasets_for(engineer, "view").values_list("pk", flat=True)) == expected
+    assert sorted(DatasetList(engineer, QueryDict("")).window(0, 10)) == expected
