@@ -38,6 +38,16 @@ def fetch_prepared(sql: str, params: Sequence[Any]) -> list[tuple]:
         raw = connection.connection
         if raw.prepare_threshold is None:  # Django's default: psycopg would prepare nothing
             raw.prepare_threshold = sys.maxsize  # only asked-for statements, never by count
+        if not getattr(raw, "charter_generic_plans", False) and not connection.in_atomic_block:
+            # Each statement here has one good plan whatever its values (a token by digest,
+            # a list page by user and time, rows by ids), yet PostgreSQL plans the first five
+            # executions of every statement on every connection for their values, and a page's
+            # ids statement (one per page offset) costs ~2 ms to plan, more than to run.
+            # Only statements prepared with parameters are concerned: the rest of Django
+            # sends its values written in (client-side binding). Set in autocommit, so no
+            # rollback undoes it.
+            raw.execute("SET plan_cache_mode = force_generic_plan")
+            raw.charter_generic_plans = True
         prepared = _PreparedCursor(raw)
         prepared.logged = connection.queries_logged
     # Django's own wrapper: the query is logged, counted and passed to execute wrappers.

@@ -149,3 +149,19 @@ def test_granted_datasets_need_the_read_permission_held_directly_or_by_a_group(
     expected = [direct.pk, by_group.pk]
     assert sorted(datasets_for(engineer, "view").values_list("pk", flat=True)) == expected
     assert sorted(DatasetList(engineer, QueryDict("")).window(0, 10)) == expected
+
+
+@pytest.mark.django_db(transaction=True)
+def test_prepared_statements_run_on_generic_plans_outside_transactions():
+    from django.db import transaction
+
+    connection.close()
+    with transaction.atomic():  # a SET here would be undone by a rollback: not done
+        assert fetch_prepared("SELECT %s::int", [1]) == [(1,)]
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW plan_cache_mode")
+            assert cursor.fetchone() == ("auto",)
+    assert fetch_prepared("SELECT %s::int", [2]) == [(2,)]
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW plan_cache_mode")
+        assert cursor.fetchone() == ("force_generic_plan",)
