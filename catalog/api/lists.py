@@ -14,21 +14,28 @@ import functools
 import re
 from collections.abc import Callable
 from datetime import datetime
+from functools import update_wrapper
 from typing import Any
 from urllib.parse import quote
 
 from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import F, Q, QuerySet
+from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils.http import RFC3986_SUBDELIMS
 from rest_framework import ISO_8601, serializers
+from rest_framework.authentication import get_authorization_header
 from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 
+from access.authentication import ApiTokenAuthentication
 from access.policies import datasets_for, statement_for
+from access.services import api_token_authenticate
 from catalog import selectors
 from catalog.filters import DatasetFilter
 from catalog.models import Dataset
@@ -289,3 +296,58 @@ def dataset_list_rows(ids: list[int]) -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+# --- a token GET of the plain list without DRF's per-request machinery ---------------------
+# As lineage/api/intake.py does for OpenLineage posts: the hot request (a token, a plain list,
+# JSON wanted) is answered here with the same rows, links, JSON and headers as the DRF view;
+# anything else (no or bad token, filters, `count`, `facets`, `format`, another Accept, a page
+# that does not exist) goes to the DRF view, which answers as before.
+
+_PLAIN_PARAMS = {"page", "page_size"}
+_JSON_ACCEPTS = {"", "*/*", "application/json"}
+
+
+def with_token_list(drf_view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """The URL's view: `plain_token_list` first for a GET, the DRF view for the rest."""
+
+    def view(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+        if request.method == "GET":
+            response = plain_token_list(request)
+            if response is not None:
+                return response
+        return drf_view(request, *args, **kwargs)
+
+    update_wrapper(view, drf_view)  # cls and initkwargs (the schema), csrf_exempt, login_required
+    return view
+
+
+def plain_token_list(request: HttpRequest) -> HttpResponse | None:
+    """The DRF view's answer to a plain list GET with a token, or None to let it answer."""
+    if request.GET.keys() - _PLAIN_PARAMS or request.headers.get("Accept", "") not in _JSON_ACCEPTS:
+        return None
+    header = get_authorization_header(request).split()
+    if len(header) != 2 or header[0].lower() not in _TOKEN_KEYWORDS:
+        return None
+    try:
+        user = api_token_authenticate(raw=header[1].decode())
+    except UnicodeError:
+        return None
+    if user is None:
+        return None
+    drf_request = Request(request)  # query_params and absolute URIs for the paginator
+    paginator = DatasetListPagination()
+    try:
+        rows = paginator.paginate_ids(DatasetList(user, drf_request.query_params), drf_request)
+    except NotFound:
+        return None
+    body = paginator.get_paginated_response(dataset_list_rows(rows)).data
+    response = HttpResponse(_JSON.render(body), content_type=_JSON.media_type)
+    response["Vary"] = "Accept"
+    response["Allow"] = _ALLOW
+    return response
+
+
+_TOKEN_KEYWORDS = {k.encode() for k in ApiTokenAuthentication.keywords}
+_JSON = JSONRenderer()
+_ALLOW = "GET, POST, HEAD, OPTIONS"

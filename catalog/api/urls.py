@@ -1,11 +1,15 @@
 from django.urls import path
 
-from catalog.api import views
+from catalog.api import lists, views
 
 D = "datasets/<str:name>/"
 
 urlpatterns = [
-    path("datasets/", views.DatasetListCreateApi.as_view(), name="api-dataset-list"),
+    path(
+        "datasets/",
+        lists.with_token_list(views.DatasetListCreateApi.as_view()),
+        name="api-dataset-list",
+    ),
     path("typeahead/datasets/", views.DatasetTypeaheadApi.as_view(), name="api-dataset-typeahead"),
     path(D, views.DatasetDetailApi.as_view(), name="api-dataset-detail"),
     path(D + "reprofile/", views.DatasetReprofileApi.as_view(), name="api-dataset-reprofile"),
