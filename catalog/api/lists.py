@@ -180,7 +180,7 @@ class DatasetList:
     def window(self, first: int, limit: int) -> list[int]:
         """Ids of up to `limit` datasets from the `first` (0-based), in order."""
         if not self.plain:
-            if selectors.ranked_by_relevance(self.queryset):  # a search: narrow rows, prepared
+            if selectors.ranked_by_relevance(self.queryset):  # a search: the narrow rows
                 return selectors.ranked_ids(self.queryset, first, limit)
             return list(self.queryset.values_list("pk", flat=True)[first : first + limit])
         try:
