@@ -14,7 +14,6 @@ import functools
 import re
 from collections.abc import Callable
 from datetime import datetime
-from functools import update_wrapper
 from typing import Any
 from urllib.parse import quote
 
@@ -25,7 +24,6 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils.http import RFC3986_SUBDELIMS
 from rest_framework import ISO_8601, serializers
-from rest_framework.authentication import get_authorization_header
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
@@ -33,9 +31,8 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 
-from access.authentication import ApiTokenAuthentication
+from access.authentication import answered_first, token_user
 from access.policies import datasets_for, statement_for
-from access.services import api_token_authenticate
 from catalog import selectors
 from catalog.filters import DatasetFilter
 from catalog.models import Dataset
@@ -308,31 +305,11 @@ _PLAIN_PARAMS = {"page", "page_size"}
 _JSON_ACCEPTS = {"", "*/*", "application/json"}
 
 
-def with_token_list(drf_view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """The URL's view: `plain_token_list` first for a GET, the DRF view for the rest."""
-
-    def view(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
-        if request.method == "GET":
-            response = plain_token_list(request)
-            if response is not None:
-                return response
-        return drf_view(request, *args, **kwargs)
-
-    update_wrapper(view, drf_view)  # cls and initkwargs (the schema), csrf_exempt, login_required
-    return view
-
-
 def plain_token_list(request: HttpRequest) -> HttpResponse | None:
     """The DRF view's answer to a plain list GET with a token, or None to let it answer."""
     if request.GET.keys() - _PLAIN_PARAMS or request.headers.get("Accept", "") not in _JSON_ACCEPTS:
         return None
-    header = get_authorization_header(request).split()
-    if len(header) != 2 or header[0].lower() not in _TOKEN_KEYWORDS:
-        return None
-    try:
-        user = api_token_authenticate(raw=header[1].decode())
-    except UnicodeError:
-        return None
+    user = token_user(request)
     if user is None:
         return None
     drf_request = Request(request)  # query_params and absolute URIs for the paginator
@@ -348,6 +325,8 @@ def plain_token_list(request: HttpRequest) -> HttpResponse | None:
     return response
 
 
-_TOKEN_KEYWORDS = {k.encode() for k in ApiTokenAuthentication.keywords}
 _JSON = JSONRenderer()
 _ALLOW = "GET, POST, HEAD, OPTIONS"
+
+
+with_token_list = answered_first("GET", plain_token_list)

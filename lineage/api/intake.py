@@ -13,39 +13,18 @@ without a role) returns None and the DRF view answers it, with its usual 401/403
 session authentication and CSRF checks.
 """
 
-from collections.abc import Callable
-from functools import update_wrapper
+from django.http import HttpRequest, JsonResponse
 
-from django.contrib.auth.models import AbstractBaseUser
-from django.http import HttpRequest, HttpResponse, JsonResponse
-from rest_framework.authentication import get_authorization_header
-
-from access.authentication import ApiTokenAuthentication
+from access.authentication import answered_first, token_user
 from access.policies import can_post_lineage
-from access.services import api_token_authenticate
 from lineage.ingest import lineage_event_store
 from lineage.openlineage import EventError, decode_body, parse_event
-
-
-def with_token_intake(drf_view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """The URL's view: a POST `accept` answers goes no further; every other request, and every
-    POST it hands back, goes to the DRF view (LineageApi) as usual."""
-
-    def view(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
-        if request.method == "POST":
-            response = accept(request)
-            if response is not None:
-                return response
-        return drf_view(request, *args, **kwargs)
-
-    update_wrapper(view, drf_view)  # cls and initkwargs (the schema), csrf_exempt, login_required
-    return view
 
 
 def accept(request: HttpRequest) -> JsonResponse | None:
     """Accept one event posted with a token (201 new, 200 redelivery, 400 malformed); None when
     the DRF view must answer instead."""
-    poster = _token_poster(request)
+    poster = token_user(request)
     if poster is None or not can_post_lineage(poster):
         return None
     try:
@@ -57,17 +36,4 @@ def accept(request: HttpRequest) -> JsonResponse | None:
     return JsonResponse({"id": event.pk, "duplicate": not created}, status=201 if created else 200)
 
 
-def _token_poster(request: HttpRequest) -> AbstractBaseUser | None:
-    """The active user behind the request's token (access.services, which also notes the
-    token's use), or None when there is no well-formed token header or no such live token."""
-    header = get_authorization_header(request).split()
-    if len(header) != 2 or header[0].lower() not in _KEYWORDS:
-        return None
-    try:
-        raw = header[1].decode()
-    except UnicodeError:
-        return None
-    return api_token_authenticate(raw=raw)
-
-
-_KEYWORDS = {k.encode() for k in ApiTokenAuthentication.keywords}
+with_token_intake = answered_first("POST", accept)
