@@ -60,9 +60,8 @@ def dataset_list(request: HttpRequest) -> HttpResponse:
         params["search"] = params["q"]
     filterset = DatasetFilter(params, queryset=visible)
     results = filterset.qs if filterset.is_valid() else visible.none()
-    partial = bool(request.GET.get("partial"))
     paginator = selectors.CappedPaginator(
-        results, PAGE_SIZE, rows=selectors.result_rows, with_facets=not partial
+        results, PAGE_SIZE, rows=selectors.result_rows, with_facets=True
     )
     page = paginator.get_page(request.GET.get("page"))
     context = {
@@ -73,12 +72,12 @@ def dataset_list(request: HttpRequest) -> HttpResponse:
         "current_sort": params.get("sort", ""),
         "can_register": can_register_dataset(request.user),
     }
-    if partial:
-        return render(request, "catalog/includes/results.html", context)
     # A ranked search's page brought its facets along (one pass over the matches).
     facets = paginator.facets
     facets = facets if facets is not None else selectors.dataset_facets(results)
     context["facets"] = _facet_links(request, facets)
+    if request.GET.get("partial"):  # as the user types: results and facets, no page around them
+        return render(request, "catalog/includes/search_update.html", context)
     return render(request, "catalog/dataset_list.html", context)
 
 

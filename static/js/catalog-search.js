@@ -1,11 +1,13 @@
-// Results as you type: fetch the results partial for the current query and swap it in.
+// Results as you type: fetch the results and facets of the current query and swap them in.
 // Without JavaScript the search form submits normally.
 (function () {
   "use strict";
   var form = document.getElementById("catalog-search");
   var results = document.getElementById("results");
-  if (!form || !results || !window.fetch) { return; }
+  var facets = document.getElementById("facets");
+  if (!form || !results || !facets || !window.fetch) { return; }
   var box = form.querySelector("input[name=search]");
+  var defaultSort = form.querySelector("select[name=sort] option[value='']");
   var timer = null;
   var latest = 0;
 
@@ -26,7 +28,11 @@
       return response.text();
     }).then(function (html) {
       if (ticket !== latest) { return; }  // a newer request is on its way
-      results.innerHTML = html;
+      var update = new DOMParser().parseFromString(html, "text/html");
+      results.innerHTML = update.getElementById("results-update").innerHTML;
+      facets.innerHTML = update.getElementById("facets-update").innerHTML;
+      // The default order is relevance for a search, names otherwise (as the page renders it).
+      defaultSort.textContent = box.value.trim() ? "Relevance" : "Name (A–Z)";
       params.delete("partial");
       window.history.replaceState(null, "", "?" + params.toString());
     }).catch(function () { /* keep the current results; the form still submits */ });

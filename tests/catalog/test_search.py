@@ -136,6 +136,22 @@ def test_typeahead_partial_respects_visibility(client, catalog, engineer):
     assert b"loan-applications" in response.content
 
 
+def test_partial_brings_the_facets_of_the_same_query(client, catalog, engineer):
+    """As the user types, the filters are swapped with the results: same counts and links as
+    the full page of that query (links without `partial`)."""
+    client.force_login(engineer)
+    target = reverse("catalog:dataset-list")
+    full = client.get(target, {"search": "loan"}).context["facets"]
+    response = client.get(target, {"search": "loan", "partial": "1"})
+    html = response.content.decode()
+    assert 'id="results-update"' in html and 'id="facets-update"' in html
+    assert response.context["facets"] == full
+    assert sum(item["count"] for item in full["status"]) == response.context["page"].paginator.count
+    assert all("partial" not in item["url"] for items in full.values() for item in items)
+    for item in full["sensitivity"]:
+        assert f'href="{item["url"]}"'.replace("&", "&amp;") in html
+
+
 TYPEAHEAD = "/api/v1/typeahead/datasets/"
 
 

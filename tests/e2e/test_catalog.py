@@ -69,6 +69,10 @@ def test_engineer_finds_a_dataset_with_a_typo(
     page.wait_for_selector("#results >> text=matching “transactons”")
     assert page.is_visible("#results >> text=transactions")
     assert not page.is_visible("#results >> text=weather")
+    # The filters describe the same results: the public "weather" is no longer counted.
+    assert page.is_visible("#facets >> text=Internal")
+    assert not page.is_visible("#facets >> text=Public")
+    assert page.locator("select[name=sort] option[value='']").inner_text() == "Relevance"
     assert "search=transactons" in page.url
     screenshot(page, "catalog-search-typo")
     page.click("#results >> a:has-text('transactions')")
