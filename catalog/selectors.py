@@ -431,13 +431,26 @@ def _dataset_url_filler():
     return lambda name: prefix + quote(name, safe=RFC3986_SUBDELIMS + "/~:@") + suffix
 
 
-def result_rows(ids: list[int]) -> list[ResultRow]:
-    """The catalog page's results for these ids, in the order of `ids`: one query on
-    PostgreSQL (two elsewhere), no model instances; a row deleted meanwhile is left out."""
+SUMMARY_CHARS = 220
+
+
+def _summary(description: str) -> str:
+    """The description as one line of plain text, `truncatechars` to SUMMARY_CHARS. Short ASCII
+    text is returned as it is without Truncator's per-character walk (what it would return:
+    NFC changes no ASCII text, and it has no combining characters)."""
     from django.template.defaultfilters import truncatechars
 
     from catalog.templatetags.catalog_tags import markdown_text
 
+    text = markdown_text(description)
+    if text.isascii() and len(text) <= SUMMARY_CHARS:
+        return text
+    return truncatechars(text, SUMMARY_CHARS)
+
+
+def result_rows(ids: list[int]) -> list[ResultRow]:
+    """The catalog page's results for these ids, in the order of `ids`: one query on
+    PostgreSQL (two elsewhere), no model instances; a row deleted meanwhile is left out."""
     if not ids:
         return []
     found = _result_values_by_id(ids)
@@ -468,7 +481,7 @@ def result_rows(ids: list[int]) -> list[ResultRow]:
                 has_pii=bool(row["has_pii"]),
                 tag_list=list(row["tag_names"]),
                 url=url(row["name"]),
-                summary=truncatechars(markdown_text(description), 220) if description else "",
+                summary=_summary(description) if description else "",
             )
         )
     return rows
