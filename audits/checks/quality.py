@@ -194,6 +194,54 @@ class RangeCheck(MapAccumulator):
         return bad.fillna(True)
 
     def update(self, chunk: pd.DataFrame) -> None:
+        import numpy as np
+
+        series = chunk[self.spec["column"]]
+        lo, hi = self.spec.get("min_value"), self.spec.get("max_value")
+        dtype = series.dtype
+        if (
+            isinstance(dtype, np.dtype)
+            and dtype.kind in "iuf"
+            and not isinstance(lo, str)
+            and not isinstance(hi, str)
+        ):
+            self._update_numbers(series)
+        else:
+            self._update_any(chunk)
+
+    def _update_numbers(self, series: pd.Series) -> None:
+        """A plain numpy number chunk, in numpy: what `_update_any` counts, without pandas'
+        per-call overhead (`to_numeric` is the identity here, NaN is the only null and a
+        number is never NaN after it)."""
+        import numpy as np
+
+        array = series.to_numpy()
+        present = ~np.isnan(array) if array.dtype.kind == "f" else None
+        values = array[present] if present is not None else array
+        self.total += len(array)
+        self.nulls += len(array) - len(values)
+        if not len(values):
+            return
+        lo, hi = self.spec.get("min_value"), self.spec.get("max_value")
+        bad = np.zeros(len(values), dtype=bool)
+        if lo is not None:
+            bad |= (values <= lo) if self.spec.get("strict_min") else (values < lo)
+        if hi is not None:
+            bad |= (values >= hi) if self.spec.get("strict_max") else (values > hi)
+        if bad.any():
+            kept = series[present] if present is not None else series
+            found = kept[bad]
+            self.unexpected += len(found)
+            self._keep_examples(found)
+        low, high = values.min(), values.max()
+        self.observed_min = (
+            low if getattr(self, "observed_min", None) is None else min(self.observed_min, low)
+        )
+        self.observed_max = (
+            high if getattr(self, "observed_max", None) is None else max(self.observed_max, high)
+        )
+
+    def _update_any(self, chunk: pd.DataFrame) -> None:
         super().update(chunk)
         import pandas as pd
 
@@ -466,17 +514,68 @@ def _iso_stamps(series: pd.Series) -> pd.Series | None:
     present = pc.drop_null(array)
     if not len(present):
         return None
-    lengths = pc.min_max(pc.utf8_length(present))
-    low, high = lengths["min"].as_py(), lengths["max"].as_py()
-    first = present[0].as_py()
-    pattern = _ISO_SHAPES.get((low, first[10:11])) if low == high else None
-    if pattern is None or not pc.all(pc.match_substring_regex(present, pattern)).as_py():
+    shaped = _iso_shaped(present)
+    if shaped is None:  # not Arrow's plain string layout: ask RE2 as before
+        lengths = pc.min_max(pc.utf8_length(present))
+        low, high = lengths["min"].as_py(), lengths["max"].as_py()
+        first = present[0].as_py()
+        pattern = _ISO_SHAPES.get((low, first[10:11])) if low == high else None
+        shaped = pattern is not None and pc.all(pc.match_substring_regex(present, pattern)).as_py()
+    if not shaped:
         return None
     try:
         stamps = pc.cast(array, pa.timestamp("us"))
     except pa.ArrowInvalid:
         return None
     return pd.Series(stamps.to_numpy(), index=series.index).dt.tz_localize("UTC")
+
+
+def _iso_shaped(present: Any) -> bool | None:
+    """Whether every value (no nulls) matches the `_ISO_SHAPES` pattern that the first value's
+    length and separator pick, as `match_substring_regex` would say, read from the bytes.
+
+    A value that matches is ASCII, so the strings all have the pattern's length in bytes and
+    lie back to back in the data buffer: one (rows x length) byte matrix, compared per column
+    with '0'..'9' and the separators (RE2's \\d is ASCII only). ~0.3 ms for 50,000 values
+    against ~10 ms for the regex. None for a layout it does not read (the caller asks RE2).
+    """
+    import numpy as np
+    import pyarrow as pa
+
+    chunks = present.chunks if isinstance(present, pa.ChunkedArray) else [present]
+    template: tuple[np.ndarray, np.ndarray] | None = None
+    for chunk in chunks:
+        if not len(chunk):
+            continue
+        if chunk.type == pa.large_string():
+            offset_type = np.int64
+        elif chunk.type == pa.string():
+            offset_type = np.int32
+        else:
+            return None
+        _, offsets_buffer, data_buffer = chunk.buffers()
+        offsets = np.frombuffer(offsets_buffer, dtype=offset_type)[
+            chunk.offset : chunk.offset + len(chunk) + 1
+        ]
+        width = int(offsets[1] - offsets[0])
+        if width not in (10, 19) or int(offsets[-1] - offsets[0]) != width * len(chunk):
+            return False
+        if not bool((np.diff(offsets) == width).all()):
+            return False
+        data = np.frombuffer(data_buffer, dtype=np.uint8)[int(offsets[0]) : int(offsets[-1])]
+        rows = data.reshape(len(chunk), width)
+        if template is None:
+            separator = chr(rows[0, 10]) if width == 19 else ""
+            pattern = _ISO_SHAPES.get((width, separator))
+            if pattern is None:
+                return False
+            shape = pattern[1:-1].replace(r"\d{4}", "0000").replace(r"\d{2}", "00")
+            low = np.frombuffer(shape.encode(), dtype=np.uint8)
+            template = (low, np.where(low == ord("0"), ord("9"), low).astype(np.uint8))
+        low, high = template
+        if rows.shape[1] != len(low) or not bool(((rows >= low) & (rows <= high)).all()):
+            return False
+    return True
 
 
 class FreshnessCheck(Accumulator):

@@ -326,14 +326,19 @@ def _bind_version(
 
     dataset = run.dataset
     previous = dataset.current_version
-    fingerprint = source.fingerprint()
-    if previous is not None and previous.fingerprint == fingerprint.sha256:
-        return previous, previous, None
+    fingerprint = None
+    if previous is not None:
+        fingerprint = source.fingerprint()
+        if previous.fingerprint == fingerprint.sha256:
+            return previous, previous, None
+    # With no version yet every digest is new: the profile hashes the file beside its parse
+    # (and remembers the digest, see FileSource.fingerprint) instead of before it.
     reason = f"audit run {run.pk} saw a new fingerprint"
     shared = SharedPass.start(run, source, previous, owner)
     on_chunk = shared.feed if shared is not None else None
     if dataset_profile(dataset_id=dataset.pk, reason=reason, on_chunk=on_chunk) is None:
         shared = None  # another worker's profile: nothing was fed
+        fingerprint = fingerprint or source.fingerprint()  # what the run saw, before waiting
         waited = 0.0
         while Dataset.objects.filter(
             pk=dataset.pk, profile_status=Dataset.ProfileStatus.RUNNING
@@ -350,6 +355,7 @@ def _bind_version(
     if dataset.profile_status == Dataset.ProfileStatus.FAILED:
         raise sources.SourceError(dataset.profile_error or f"{dataset.name} could not be read.")
     current = DatasetVersion.objects.filter(pk=dataset.current_version_id).first()
+    fingerprint = fingerprint or source.fingerprint()  # the profile's digest, remembered
     if current is None or current.fingerprint != fingerprint.sha256:
         raise sources.SourceError(
             "The data changed while it was being read, or it could not be profiled; "

@@ -334,3 +334,87 @@ def test_freshness_and_retention_read_iso_text_as_before():
     parsed = pd.to_datetime(text, errors="coerce", utc=True)
     assert fresh["missing_count"] == int(parsed.isna().sum())
     assert fresh["details"]["latest"] == parsed.max().isoformat()
+
+
+def test_iso_shape_read_from_the_bytes_says_what_re2_says():
+    """`_iso_shaped` (a byte matrix compared with the pattern) decides exactly as RE2 over the
+    `_ISO_SHAPES` pattern that the first value's length and separator pick: fuzzed values
+    with replaced, inserted and deleted characters, in both Arrow string types, sliced and
+    split into chunks."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from audits.checks.quality import _ISO_SHAPES, _iso_shaped
+
+    def re2(present):
+        lengths = pc.min_max(pc.utf8_length(present))
+        low, high = lengths["min"].as_py(), lengths["max"].as_py()
+        first = present[0].as_py()
+        pattern = _ISO_SHAPES.get((low, first[10:11])) if low == high else None
+        return pattern is not None and pc.all(pc.match_substring_regex(present, pattern)).as_py()
+
+    rng = np.random.default_rng(3)
+    shapes = ["2025-10-21T02:18:00", "2025-10-21 02:18:00", "2025-10-21", "2024-02-29T23:59:59"]
+    alphabet = list("0123456789-: TZ/a٢é\n")
+    agreed = {True: 0, False: 0}
+    for trial in range(3_000):
+        values = []
+        for _ in range(int(rng.integers(1, 6))):
+            value = list(shapes[int(rng.integers(0, len(shapes)))])
+            for _ in range(int(rng.integers(0, 3)) if trial % 2 else 0):
+                where = int(rng.integers(0, len(value) + 1))
+                char = alphabet[int(rng.integers(0, len(alphabet)))]
+                action = int(rng.integers(0, 3))
+                if action == 0 and where < len(value):
+                    value[where] = char
+                elif action == 1:
+                    value.insert(where, char)
+                elif where < len(value):
+                    del value[where]
+            values.append("".join(value))
+        for kind in (pa.large_string(), pa.string()):
+            array = pa.array(values, type=kind)
+            if trial % 3 == 0 and len(array) > 1:
+                array = array.slice(1)
+            half = len(array) // 2
+            chunked = pa.chunked_array([array[:half], array[half:]] if trial % 5 else [array])
+            expected = re2(chunked)
+            assert _iso_shaped(chunked) is expected, values
+            agreed[expected] += 1
+    assert min(agreed.values()) > 500
+
+
+@pytest.mark.parametrize("dtype", ["float64", "int64", "uint8", "float32"])
+def test_range_on_numpy_numbers_counts_as_the_pandas_way(dtype, monkeypatch):
+    """A plain numpy number chunk is checked in numpy: the same result (counts, examples and
+    their counts, observed min and max with their types) as the pandas way, for each kind of
+    bound, strict or not, with nulls and chunks that have no value at all."""
+    from audits.checks.quality import RangeCheck
+
+    rng = np.random.default_rng(9)
+    chunks = []
+    for size in (500, 300, 0, 40, 700):
+        values = rng.integers(0, 120, size).astype(dtype)
+        if dtype.startswith("float"):
+            values[rng.random(size) < 0.1] = np.nan
+            if size == 40:
+                values[:] = np.nan
+        chunks.append(pd.DataFrame({"x": values}))
+    specs = [
+        {"kind": "range", "column": "x", "min_value": 18, "max_value": 90},
+        {"kind": "range", "column": "x", "min_value": 18, "strict_min": True},
+        {"kind": "range", "column": "x", "max_value": 90.5, "strict_max": True, "mostly": 0.5},
+        {"kind": "range", "column": "x", "min_value": -1, "max_value": 1_000},
+    ]
+    ctx = CheckContext(now=NOW, columns=[{"name": "x", "type": dtype}])
+    for spec in specs:
+        fast = run_on_chunks(chunks, [spec], ctx)
+        monkeypatch.setattr(
+            RangeCheck, "_update_numbers", lambda self, s: self._update_any(pd.DataFrame({"x": s}))
+        )
+        slow = run_on_chunks(chunks, [spec], ctx)
+        monkeypatch.undo()
+        assert fast == slow
+        for key in ("observed_min", "observed_max"):
+            assert type(fast[0]["details"][key]) is type(slow[0]["details"][key])
