@@ -143,9 +143,16 @@ def ssn_valid(value: str) -> bool:
     )
 
 
+_IP_CHARS = frozenset("0123456789abcdefABCDEF:.")
+
+
 def is_ip_address(value: str) -> bool:
     """True for a literal IPv4 or IPv6 address."""
     if not value or len(value) > 45 or not any(ch in value for ch in ".:"):
+        return False
+    # Only an IPv6 scope ("%eth0") may hold other characters: anything else (an e-mail, a
+    # time of day) would only raise below, and a raised ValueError per sampled value is costly.
+    if "%" not in value and not _IP_CHARS.issuperset(value.strip()):
         return False
     try:
         ipaddress.ip_address(value.strip())

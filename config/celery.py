@@ -8,6 +8,7 @@ from typing import Any
 
 from celery import Celery
 from celery.concurrency.asynpool import AsynPool
+from celery.signals import worker_init
 from django.db import transaction
 from kombu.exceptions import OperationalError as KombuOperationalError
 
@@ -23,6 +24,34 @@ app.autodiscover_tasks()
 AsynPool.timers = property(lambda pool: {pool.maintain_pool: 1.0})
 
 logger = logging.getLogger(__name__)
+
+# Modules the audit and profiling tasks import on first use (pandas, numpy, pyarrow and the
+# check engines; kept off the web path, see catalog/sources.py). Imported once when a worker
+# starts, before it takes a task: otherwise each worker's first audit pays about 1-2 s of CPU
+# for them, and a prefork pool pays it once per child instead of once in the parent.
+WORKER_PRELOAD = (
+    "pandas",
+    "pyarrow",
+    "catalog.profiling",
+    "audits.checks.engine",
+    "audits.checks.sql",
+    "audits.governance",
+)
+
+
+@worker_init.connect
+def _preload_task_modules(**_: Any) -> None:
+    import importlib
+
+    from django.urls import get_resolver
+
+    for name in WORKER_PRELOAD:
+        try:
+            importlib.import_module(name)
+        except ImportError:  # an optional library missing: the task that needs it says so
+            logger.warning("worker preload: %s not importable", name, exc_info=True)
+    get_resolver().url_patterns  # noqa: B018 - loads the URLconf that run links reverse()
+
 
 # Tasks that could not be sent during the current request (see QueueStatusMiddleware).
 _unsent: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar(

@@ -444,7 +444,10 @@ def _run_finish(
     scope: dict,
 ) -> AuditRun | None:
     run = (
-        AuditRun.objects.select_for_update()
+        # the run's row only: policy and dataset come along for reading, unlocked (every run
+        # of a policy shares its row, and two workers must not queue on it)
+        AuditRun.objects.select_for_update(of=("self",))
+        .select_related("policy", "dataset")
         .filter(pk=run_id, state=AuditRun.State.RUNNING, attempts=attempt)
         .first()
     )
@@ -553,32 +556,39 @@ def _openlineage_emit(
 
 
 def _pii_proposals(run: AuditRun, results: list[dict[str, Any]]) -> None:
-    columns = {c.name: c for c in Column.objects.filter(dataset=run.dataset)}
+    rows = [
+        row
+        for result in results
+        if result["kind"] == "pii_scan"
+        for row in result["details"].get("columns", [])
+        if "proposal" in row
+    ]
+    if not rows:
+        return
+    columns = {c.name: c for c in Column.objects.filter(dataset_id=run.dataset_id)}
+    # the open proposals on this dataset's columns, in one query (not one per scanned column)
+    already_open = set(
+        PiiProposal.objects.filter(
+            column__dataset_id=run.dataset_id, status=PiiProposal.Status.OPEN
+        ).values_list("column_id", "proposed_kind")
+    )
     proposals = []
-    for result in results:
-        if result["kind"] != "pii_scan":
+    for row in rows:
+        column = columns.get(row["column"])
+        if column is None or (column.pk, row["proposal"]) in already_open:
             continue
-        for row in result["details"].get("columns", []):
-            column = columns.get(row["column"])
-            if column is None or "proposal" not in row:
-                continue
-            if PiiProposal.objects.filter(
-                column=column, proposed_kind=row["proposal"], status=PiiProposal.Status.OPEN
-            ).exists():
-                continue
-            evidence = {
-                k: row[k]
-                for k in ("score", "match_fraction", "sample_size", "evidence", "validators")
-            }
-            proposals.append(
-                PiiProposal(
-                    run=run,
-                    column=column,
-                    declared_kind=row["declared"],
-                    proposed_kind=row["proposal"],
-                    evidence=evidence,
-                )
+        evidence = {
+            k: row[k] for k in ("score", "match_fraction", "sample_size", "evidence", "validators")
+        }
+        proposals.append(
+            PiiProposal(
+                run=run,
+                column=column,
+                declared_kind=row["declared"],
+                proposed_kind=row["proposal"],
+                evidence=evidence,
             )
+        )
     PiiProposal.objects.bulk_create(proposals)
 
 

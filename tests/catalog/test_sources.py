@@ -184,3 +184,29 @@ def test_a_fingerprint_is_reused_only_while_a_settled_file_is_unchanged(data_roo
     path.write_text("x\n3\n")
     assert source.fingerprint().sha256 not in (first.sha256, settled.sha256)
     assert len(hashed) == 4
+
+
+def test_csv_columns_are_reused_only_while_a_settled_file_is_unchanged(data_root, monkeypatch):
+    """An audit of a changed CSV asks for its columns twice; the second 10,000-row read is
+    skipped while the file is unchanged, and a rewrite is always read again."""
+    import time
+
+    from catalog.sources import FileSource
+
+    reads, real_head = [], FileSource.head
+    monkeypatch.setattr(FileSource, "head", lambda self, n: reads.append(n) or real_head(self, n))
+    path = data_root / "cols.csv"
+    path.write_text("x,y\n1,a\n")
+    source = source_for_file(path)
+    assert [(c.name, c.type) for c in source.columns()] == [("x", "int64"), ("y", "str")]
+    path.write_text("x,y\n1.5,a\n")  # same size and inode, within the clock's granularity
+    assert [c.type for c in source.columns()] == ["float64", "str"]  # fresh: not remembered
+    time.sleep(1.1)
+    settled = source.columns()
+    assert len(reads) == 3
+    again = source_for_file(path).columns()  # another reader, same file: reused
+    assert again == settled and again is not settled
+    assert len(reads) == 3
+    path.write_text("x,y\nq,a\n")
+    assert [c.type for c in source.columns()] == ["str", "str"]
+    assert len(reads) == 4
