@@ -751,19 +751,19 @@ def ranked_window_with_facets(
         m_sql, m_columns = narrow, f"{m_columns}, {', '.join(SEARCH_ROWS_EXTRA)}"
     groups, group_params = _facet_groups(search_rows=narrow is not None)
     # Django's compiled queries and quoted names; every value is a bound parameter.
+    # The count is the facets' 'all' row (COUNT(*) FROM m): one scan of m fewer.
     sql = (
         f"WITH m ({m_columns}) "  # noqa: S608
-        f"AS MATERIALIZED ({m_sql}) SELECT 'count', NULL, NULL, COUNT(*) FROM m "
-        "UNION ALL SELECT 'page', NULL, NULL, _page.id FROM (SELECT id FROM m "
+        f"AS MATERIALIZED ({m_sql}) SELECT 'page', NULL, NULL, _page.id FROM (SELECT id FROM m "
         "ORDER BY relevance DESC NULLS LAST, name LIMIT %s OFFSET %s) _page "
         f"UNION ALL {groups}"
     )
     with connections[queryset.db].cursor() as cursor:
         cursor.execute(sql, (*m_params, limit, offset, *group_params))
         rows = cursor.fetchall()
-    count = next(n for kind, _v, _l, n in rows if kind == "count")
+    count = next(n for kind, _v, _l, n in rows if kind == "all")
     ids = [n for kind, _v, _l, n in rows if kind == "page"]
-    facets = _facets_from_rows([r for r in rows if r[0] not in ("count", "page")])
+    facets = _facets_from_rows([r for r in rows if r[0] != "page"])
     return ids, count, facets
 
 

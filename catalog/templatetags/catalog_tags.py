@@ -5,7 +5,7 @@ import html
 import re
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote_plus, urlencode
 
 import nh3
 from django import template
@@ -205,10 +205,11 @@ def query_toggler(query: QueryDict, key: str) -> Callable[[Any], str]:
             continue
         pieces.extend(urlencode({k.encode(encoding): str(v).encode(encoding)}) for v in values)
     head, tail = "&".join(before), "&".join(after)
+    own_key = quote_plus(key.encode(encoding)) + "="  # urlencode({key: value}), key once
 
     def toggled(value: Any) -> str:
         value = str(value)
-        own = "" if value == current else urlencode({key.encode(encoding): value.encode(encoding)})
+        own = "" if value == current else own_key + quote_plus(value.encode(encoding))
         return "?" + "&".join(part for part in (head, own, tail) if part)
 
     return toggled
