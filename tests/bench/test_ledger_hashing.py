@@ -1,5 +1,6 @@
 """The ledger's fast canonical form must hash exactly like the generic one it replaced."""
 
+import functools
 import json
 import random
 from datetime import UTC, datetime
@@ -128,7 +129,10 @@ JSON_VALUES = [
     [],
     {"z": 1, "aa": 2, "b": {"é": 1, "Z": 2, "10": 3, "9": 4, "": 5, "🙂": 6, "\u2028": 7}},
     {"floats": [2.5, 0.1, 1e-05, 1e20, -0.0, 1.7976931348623157e308, 5e-324, 123456.789]},
-    {"ints": [0, -1, 10**30, -(10**19), 2**63]},
+    {"near exponent forms": [9e-05, 0.0001, 0.00012, 1e-07, 1e15, 1e16, 9999999999999998.0]},
+    {"ints": [0, -1, 10**30, -(10**19), 2**63, 2**64, 2**64 - 1, -(2**63) - 1]},
+    {"strings like numbers": ["0.00001", "2e5", "1E-7", "free-tier"]},
+    functools.reduce(lambda inner, _: [inner], range(64), 1),  # 64 levels deep
     {"text": AWKWARD, "nested": [[{"k": [None, True, False]}], {"": {}}]},
     ["top", "level", 1],
     'a bare string with "quotes" and \\ and \n',
@@ -150,7 +154,8 @@ def test_canonical_json_text_equals_loads_then_canonical_json(value):
 
 
 def test_canonical_json_text_falls_back_to_json_loads_on_odd_text():
-    for text in [' {"b": 1, "a": 2}', '{"a": 1} ', "\n[1, 2]\t"]:
+    deep = "[" * 600 + "]" * 600  # deeper than orjson takes
+    for text in [' {"b": 1, "a": 2}', '{"a": 1} ', "\n[1, 2]\t", "[1e-5, 2E+3]", deep, "1" * 400]:
         assert canonical_json_text(text) == canonical_json(json.loads(text))
     for text in ["", "{", '{"a": 1} x', "NaN-ish"]:
         with pytest.raises(ValueError):
