@@ -120,6 +120,11 @@ def facet_list(title: str, key: str, items: list[dict] | None) -> SafeString:
     return mark_safe(facet_list_html(title, key, items or []))  # noqa: S308  every value escaped
 
 
+def _plural(count: int) -> str:
+    """What the `pluralize` filter adds to a count: "" for 1, "s" otherwise."""
+    return "" if count == 1 else "s"
+
+
 _PROFILING_BADGES = {
     "running": '<span class="badge running">Profiling…</span>',
     "pending": '<span class="badge running">Profiling…</span>',
@@ -136,7 +141,7 @@ def result_card_html(ds) -> str:
     if ds.owner_label is not None:
         meta.append(f" · owner {escape(str(ds.owner_label))}")
     if ds.row_count is not None:
-        meta.append(f" · {conditional_escape(intcomma(ds.row_count))} rows")
+        meta.append(f" · {conditional_escape(intcomma(ds.row_count))} row{_plural(ds.row_count)}")
     if ds.version_number is not None:
         meta.append(f" · v{conditional_escape(localize(ds.version_number))}")
     updated = naturaltime(template_localtime(ds.updated_at))  # expects_localtime, as the filter

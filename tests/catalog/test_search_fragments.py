@@ -37,7 +37,7 @@ CARD_TEMPLATE = """{% load catalog_tags humanize %}
     {% if ds.status == "deprecated" %}<span class="badge bad">Deprecated</span>{% endif %}
     {% if ds.profile_status == "running" or ds.profile_status == "pending" %}<span class="badge running">Profiling…</span>{% elif ds.profile_status == "failed" %}<span class="badge failed">Profile failed</span>{% endif %}
   </div>
-  <p class="result-meta muted"><code>{{ ds.name }}</code>{% if ds.domain_name is not None %} · {{ ds.domain_name }}{% endif %}{% if ds.owner_label is not None %} · owner {{ ds.owner_label }}{% endif %}{% if ds.row_count is not None %} · {{ ds.row_count|intcomma }} rows{% endif %}{% if ds.version_number is not None %} · v{{ ds.version_number }}{% endif %} · updated {{ ds.updated_at|naturaltime }}</p>
+  <p class="result-meta muted"><code>{{ ds.name }}</code>{% if ds.domain_name is not None %} · {{ ds.domain_name }}{% endif %}{% if ds.owner_label is not None %} · owner {{ ds.owner_label }}{% endif %}{% if ds.row_count is not None %} · {{ ds.row_count|intcomma }} row{{ ds.row_count|pluralize }}{% endif %}{% if ds.version_number is not None %} · v{{ ds.version_number }}{% endif %} · updated {{ ds.updated_at|naturaltime }}</p>
   {% if ds.description %}<p class="result-desc">{{ ds.summary }}</p>{% endif %}
   {% if ds.tag_list %}<p class="chips">{% for tag in ds.tag_list %}<span class="chip">#{{ tag }}</span>{% endfor %}</p>{% endif %}
 </article>
@@ -83,7 +83,7 @@ def test_result_card_matches_the_template():
             sensitivity=rng.choice(["public", "internal", "confidential", "restricted"]),
             status=rng.choice(["active", "deprecated"]),
             profile_status=rng.choice(["pending", "running", "ready", "failed", ""]),
-            row_count=rng.choice([None, 0, 7, 1234, 25_612_334]),
+            row_count=rng.choice([None, 0, 1, 7, 1234, 25_612_334]),
             updated_at=now - timedelta(seconds=rng.choice([5, 3600, 86400 * 40, 86400 * 400])),
             domain_name=rng.choice([None, "", "finance", "R&D"]),
             owner_label=rng.choice([None, "", "bench-owner-004", "Ann <O'Neil>"]),
@@ -95,3 +95,17 @@ def test_result_card_matches_the_template():
         )
         expected = template.render(Context({"ds": row}))
         assert result_card_html(row) == expected
+
+
+def test_result_card_counts_one_row_in_the_singular():
+    def meta(rows: int) -> str:
+        row = ResultRow(
+            name="one", title="", description="", sensitivity="internal", status="active",
+            profile_status="ready", row_count=rows, updated_at=timezone.now(), domain_name=None,
+            owner_label=None, version_number=None, has_pii=False, tag_list=[],
+            url="/catalog/datasets/one/", summary="",
+        )  # fmt: skip
+        return result_card_html(row)
+
+    assert " · 1 row · " in meta(1) and " · 0 rows · " in meta(0)
+    assert " · 1,234 rows · " in meta(1234)

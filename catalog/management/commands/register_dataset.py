@@ -3,6 +3,7 @@
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
+from django.template.defaultfilters import pluralize
 
 from catalog import services
 from catalog.models import Connection, Dataset, Sensitivity
@@ -72,10 +73,7 @@ class Command(BaseCommand):
             raise CommandError(
                 f"Registered {dataset.name}, but profiling failed: {dataset.profile_error}"
             )
-        self.stdout.write(
-            self.style.SUCCESS(
-                f"Registered {dataset.name} ({dataset.get_profile_status_display().lower()}"
-                + (f", {dataset.row_count} rows" if dataset.row_count is not None else "")
-                + ")"
-            )
-        )
+        rows = dataset.row_count
+        counted = f", {rows} row{pluralize(rows)}" if rows is not None else ""
+        status = dataset.get_profile_status_display().lower()
+        self.stdout.write(self.style.SUCCESS(f"Registered {dataset.name} ({status}{counted})"))
